@@ -1,0 +1,71 @@
+"""The `trademl` command line. Heavy libraries are imported inside each command, not here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from trademl.errors import TradeMLError
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from trademl.demo import generate_demo_data
+
+    summary = generate_demo_data(args.out, seed=args.seed, days=args.days)
+    print(f"demo data written to {args.out}")
+    for key, value in vars(summary).items():
+        if not isinstance(value, dict | list | Path):
+            print(f"  {key}: {value}")
+    return 0
+
+
+def _cmd_eval_signals(args: argparse.Namespace) -> int:
+    from trademl.signals.evaluation import format_report, load_gold, score_signals
+    from trademl.signals.extractors import get_extractor
+
+    gold = load_gold(args.gold)
+    extractor = get_extractor(args.extractor, models_root=args.models)
+    predictions = extractor.predict([row["text"] for row in gold])
+    metrics = score_signals(gold, predictions)
+    metrics["extractor"] = extractor.name
+    if args.json:
+        print(json.dumps(metrics, sort_keys=True))
+    else:
+        print(f"extractor: {extractor.name}   gold: {args.gold}")
+        print(format_report(metrics))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trademl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="write the seeded demo data set (exports, store, market data)")
+    p.add_argument("--out", default=os.path.join(os.environ.get("TRADEML_HOME", "var"), "demo_data"))
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--days", type=int, default=4)
+    p.set_defaults(func=_cmd_demo_data)
+
+    p = sub.add_parser("eval-signals", help="score signal class and entities against a gold JSONL file")
+    p.add_argument("gold", help="gold JSONL: text, label, pair, side, entry, targets, stop_loss, leverage")
+    p.add_argument("--extractor", choices=("rules", "model", "auto"), default="auto")
+    p.add_argument("--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_eval_signals)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (TradeMLError, FileNotFoundError) as exc:
+        print(f"trademl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The asset graph: one subpackage per domain; asset bodies call into trademl."""

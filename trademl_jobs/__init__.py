@@ -1,0 +1,1 @@
+"""When things run: jobs, schedules, sensors, automation, and the Definitions object."""

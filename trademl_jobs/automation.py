@@ -1,0 +1,48 @@
+"""Freshness and automation policy, applied in one place (definitions.py) to every asset."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+#: An artifact older than 4 hours is stale.
+FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=4))
+
+#: Re-materialize once on the edge of going stale; never while a run for it is in flight.
+REFRESH_WHEN_STALE = (
+    dg.AutomationCondition.freshness_failed().newly_true().since_last_handled()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("refresh_when_stale")
+
+#: Unpartitioned datasets: refresh when stale, and when a new day of labels lands upstream.
+DATASET_CONDITION = (
+    REFRESH_WHEN_STALE
+    | (
+        dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("new_upstream_data")
+).with_label("dataset_refresh")
+
+#: Daily partitions downstream of ingest: label a day as soon as its messages land.
+PARTITION_CONDITION = dg.AutomationCondition.eager()
+
+#: The explicit automation sensor: Dagster's implicit one starts stopped.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "trademl_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+
+
+def apply_policies(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """Give ``spec`` the freshness policy and the automation condition that fits it."""
+    if spec.automation_condition is not None:
+        condition = spec.automation_condition
+    elif spec.group_name == "ingest":
+        condition = None  # ingest runs on the hourly schedule and the inbox sensor
+    elif spec.partitions_def is not None:
+        condition = PARTITION_CONDITION
+    else:
+        condition = DATASET_CONDITION
+    return spec.replace_attributes(freshness_policy=FRESHNESS, automation_condition=condition)

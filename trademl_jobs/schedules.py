@@ -1,0 +1,18 @@
+"""Schedules: the current day's ingest every hour."""
+
+import dagster as dg
+
+from trademl_jobs.jobs import ingest_job
+
+
+@dg.schedule(
+    cron_schedule="5 * * * *",
+    job=ingest_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def hourly_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Ingest today's (UTC) partition, five minutes past every hour."""
+    tick = context.scheduled_execution_time
+    day = tick.strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"hourly-{tick:%Y-%m-%dT%H}", partition_key=day)

@@ -1,0 +1,13 @@
+"""Dagster resources: the outside world (lake, message and market sources), configured in one place."""
+
+from trademl_resources.lake import LakeResource
+from trademl_resources.sources import MarketSourcesResource, MessageSourcesResource
+from trademl_resources.environment import default_resources, trademl_home
+
+__all__ = [
+    "LakeResource",
+    "MarketSourcesResource",
+    "MessageSourcesResource",
+    "default_resources",
+    "trademl_home",
+]
