@@ -39,7 +39,10 @@ def _build(spec: Expect):
     if spec.kind == "not_null":
         return e.ExpectColumnValuesToNotBeNull(column=spec.column, **spec.args)
     if spec.kind == "unique":
-        return e.ExpectCompoundColumnsToBeUnique(column_list=spec.args["columns"])
+        columns = spec.args["columns"]
+        if len(columns) == 1:
+            return e.ExpectColumnValuesToBeUnique(column=columns[0])
+        return e.ExpectCompoundColumnsToBeUnique(column_list=columns)
     if spec.kind == "between":
         return e.ExpectColumnValuesToBeBetween(column=spec.column, **spec.args)
     if spec.kind == "in_set":

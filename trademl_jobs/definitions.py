@@ -13,15 +13,15 @@ from trademl_resources import default_resources
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     """All of trademl; ``resources`` overrides the environment's (tests point them at tmp dirs)."""
-    defs = dg.Definitions(
-        assets=[raw_messages, market_features, candles, social_posts, rule_labels, signal_datasets],
+    assets = [raw_messages, market_features, candles, social_posts, rule_labels, signal_datasets]
+    return dg.Definitions(
+        assets=dg.map_asset_specs(apply_policies, assets),
         asset_checks=[*ingest_checks, *signal_checks],
         jobs=[ingest_job, datasets_job],
         schedules=[hourly_ingest_schedule],
         sensors=[inbox_sensor, automation_sensor],
         resources=resources if resources is not None else default_resources(),
     )
-    return defs.map_asset_specs(func=apply_policies)
 
 
 defs = build_definitions()

@@ -1,0 +1,239 @@
+"""The fictional channels of the demo desk and the day-by-day message stream each one posts."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from trademl.demo.chatter import chatter, update
+from trademl.demo.instruments import SignalNumbers, make_signal_numbers, pick_instrument, to_number
+from trademl.demo.markup import MessageText
+from trademl.demo.signal_styles import STYLES
+from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A chat a desk follows; ``styles`` are keys of :data:`STYLES`."""
+
+    slug: str
+    name: str
+    platform: str  # telegram or discord
+    styles: tuple[str, ...]
+    lang: str = "en"
+    universe: str = "crypto"
+    guild: str | None = None  # Discord server name
+    topic: str = ""
+
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel("moon-rocket-signals", "Moon Rocket Signals 🚀", "telegram", ("rocket_emoji",)),
+    Channel("cornix-pro-futures", "Cornix Pro Futures", "telegram", ("cornix",)),
+    Channel("whale-zone-vip", "Whale Zone VIP 🐋", "telegram", ("whale_zone",)),
+    Channel("quick-scalps", "quick scalps", "telegram", ("terse",)),
+    Channel(
+        "alpha-leverage-club", "Alpha Leverage Club", "telegram", ("leverage_percent", "cornix")
+    ),
+    Channel("gold-fx-room", "Gold & FX Room", "telegram", ("forex",), universe="forex"),
+    Channel("kripto-signaly-pro", "Крипто Сигналы PRO", "telegram", ("russian",), lang="ru"),
+    Channel(
+        "satoshi-street-calls", "Satoshi Street Calls", "telegram", ("casual_cashtag", "terse")
+    ),
+    Channel(
+        "signals",
+        "signals",
+        "discord",
+        ("casual_cashtag", "terse", "cornix"),
+        guild="Degen Traders HQ",
+        topic="Calls from the analyst team. No chatting here pls",
+    ),
+    Channel(
+        "futures-calls",
+        "futures-calls",
+        "discord",
+        ("leverage_percent", "rocket_emoji"),
+        guild="Degen Traders HQ",
+        topic="Leveraged futures setups. Manage your risk.",
+    ),
+    Channel(
+        "gold-calls",
+        "gold-calls",
+        "discord",
+        ("forex",),
+        universe="forex",
+        guild="FX Pips Lounge",
+        topic="XAUUSD and majors",
+    ),
+)
+
+#: Share of each kind of message in a channel-day (the rest are LONG/SHORT signals).
+MIX = {"chat": 0.45, "update": 0.20, "signal_none": 0.05}
+
+LABEL_OF_KIND = {"chat": NON_SIGNAL, "update": NON_SIGNAL, "signal_none": SIGNAL_NONE}
+
+
+@dataclass
+class ChatMessage:
+    """One message of a channel, with the truth about it."""
+
+    msg_id: int
+    when: datetime  # UTC
+    kind: str  # chat, update, signal, signal_none, service
+    body: MessageText
+    numbers: SignalNumbers | None = None
+    author: str = ""  # Discord member; Telegram channels post as the channel
+    reply_to: int | None = None
+    edited: datetime | None = None
+    photo: bool = False
+    pinned_id: int | None = None  # service messages: the message pinned
+    defect: str | None = None  # empty_text or unparseable_date: what an ingester must catch
+
+    @property
+    def label(self) -> str | None:
+        if self.defect == "empty_text" or self.kind == "service":
+            return None
+        if self.kind == "signal":
+            return SIGNAL_LONG if self.numbers and self.numbers.side == "LONG" else SIGNAL_SHORT
+        return LABEL_OF_KIND[self.kind]
+
+
+def gold_fields(msg: ChatMessage) -> dict:
+    """The gold-format fields of a message, read off the spans it was composed with."""
+    fields: dict = {
+        "pair": None,
+        "side": None,
+        "entry": [],
+        "targets": [],
+        "stop_loss": None,
+        "leverage": None,
+    }
+    if msg.kind not in ("signal", "signal_none") or msg.numbers is None:
+        return fields
+    for label, surface in msg.body.labelled():
+        if label == "PAIR":
+            fields["pair"] = msg.numbers.instrument.symbol
+        elif label == "SIDE":
+            fields["side"] = msg.numbers.side
+        elif label == "ENTRY":
+            fields["entry"].append(to_number(surface))
+        elif label == "TARGET":
+            fields["targets"].append(to_number(surface))
+        elif label == "STOP_LOSS" and fields["stop_loss"] is None:
+            fields["stop_loss"] = to_number(surface)
+        elif label == "LEVERAGE":
+            fields["leverage"] = to_number(surface)
+    return fields
+
+
+def day_quota(n: int) -> list[str]:
+    """The kinds of a channel-day's n messages, in the proportions of :data:`MIX`."""
+    kinds: list[str] = []
+    for kind, share in MIX.items():
+        kinds += [kind] * int(n * share + 0.5)
+    return kinds + ["signal"] * max(0, n - len(kinds))
+
+
+def compose(
+    rng: random.Random, channel: Channel, kind: str, day_index: int, about: SignalNumbers | None
+) -> tuple[MessageText, SignalNumbers | None]:
+    """The text of one message of ``kind`` in the channel's voice."""
+    if kind == "chat":
+        return chatter(rng, channel.lang, channel.universe), None
+    if kind == "update":
+        return update(rng, channel.lang, about, channel.universe), None
+    style = STYLES[rng.choice(channel.styles)]
+    numbers = make_signal_numbers(
+        rng,
+        pick_instrument(rng, channel.universe),
+        day_index,
+        n_entries=rng.choice(style.entries),
+        n_targets=rng.choice(style.targets),
+        leverage=rng.random() < style.leverage_p,
+    )
+    return style.compose(numbers, rng, kind == "signal"), numbers
+
+
+_MEMBERS = (
+    "satoshi_fan",
+    "moonboi",
+    "Liza.trades",
+    "kev",
+    "pipsniper",
+    "degen_dave",
+    "hodl_queen",
+    "Marco",
+    "anon4821",
+    "whaleWatcher",
+)
+
+
+def channel_messages(
+    channel: Channel,
+    *,
+    seed: int,
+    start_date: date,
+    days: int,
+    per_day: int,
+    defects: dict[str, int],
+) -> list[ChatMessage]:
+    """All messages of a channel over the days, in posting order, with defects as ``defects`` asks.
+
+    ``defects`` maps a defect kind to how many such messages this channel gets (added on top
+    of the per-day quota, so the labelled mix keeps its proportions).
+    """
+    rng = random.Random(f"{seed}/chat/{channel.platform}/{channel.slug}")
+    analyst = f"{(channel.guild or channel.name).split()[0]}_Analyst"
+    messages: list[ChatMessage] = []
+    last_signal: tuple[int, SignalNumbers] | None = None
+    for day in range(days):
+        day_start = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
+        day_start += timedelta(days=day)
+        kinds = day_quota(per_day)
+        if day == 0:
+            kinds += ["empty_text"] * defects.get("empty_text", 0)
+            kinds += ["bad_date"] * defects.get("unparseable_date", 0)
+        rng.shuffle(kinds)
+        # desks post mostly in daytime: a triangular density peaking mid-afternoon UTC
+        seconds = sorted(int(rng.triangular(0, 86_399, 50_000)) for _ in kinds)
+        for kind, sec in zip(kinds, seconds, strict=True):
+            when = day_start + timedelta(seconds=sec, milliseconds=rng.randrange(1000))
+            msg_id = len(messages) + 1
+            defect = {"empty_text": "empty_text", "bad_date": "unparseable_date"}.get(kind)
+            real_kind = "chat" if defect else kind
+            about = last_signal[1] if last_signal else None
+            body, numbers = compose(rng, channel, real_kind, day, about)
+            msg = ChatMessage(msg_id, when, real_kind, body, numbers, defect=defect)
+            msg.author = analyst if real_kind != "chat" else rng.choice(_MEMBERS)
+            if channel.platform == "telegram":
+                msg.author = channel.name
+            if defect == "empty_text":
+                msg.body, msg.photo = MessageText(), True  # a chart posted without a caption
+            if kind == "update" and last_signal and rng.random() < 0.6:
+                msg.reply_to = last_signal[0]
+            if real_kind == "signal":
+                if rng.random() < 0.08:
+                    msg.edited = when + timedelta(seconds=rng.randint(30, 900))
+                msg.photo = rng.random() < 0.06
+            messages.append(msg)
+            if real_kind in ("signal", "signal_none") and numbers:
+                last_signal = (msg_id, numbers)
+            if real_kind == "signal" and channel.platform == "telegram" and rng.random() < 0.04:
+                pin_time = when + timedelta(seconds=rng.randint(5, 120))
+                messages.append(
+                    ChatMessage(
+                        len(messages) + 1,
+                        pin_time,
+                        "service",
+                        MessageText(),
+                        author=channel.name,
+                        pinned_id=msg_id,
+                    )
+                )
+    messages.sort(key=lambda m: (m.when, m.msg_id))
+    new_ids = {msg.msg_id: new_id for new_id, msg in enumerate(messages, 1)}
+    for msg in messages:  # ids follow posting order, as in a real export
+        msg.msg_id = new_ids[msg.msg_id]
+        msg.reply_to = new_ids.get(msg.reply_to) if msg.reply_to else None
+        msg.pinned_id = new_ids.get(msg.pinned_id) if msg.pinned_id else None
+    return messages

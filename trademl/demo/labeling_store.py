@@ -1,0 +1,136 @@
+"""A labelling tool's SQLite database: messages, and the minority a human has labelled so far.
+
+The ``labeled`` table stores one character span per field (entry as one span covering the entry
+zone, up to five targets), which is how desks' labelling UIs store highlights.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from trademl.demo.channels import CHANNELS, compose, day_quota
+
+_SCHEMA = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    date TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE labeled (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    is_signal INTEGER NOT NULL,
+    -- 'LONG' | 'SHORT' | 'NONE' (a signal, direction not stated) | NULL (not a signal)
+    direction TEXT,
+    pair_start INTEGER, pair_end INTEGER,
+    leverage_start INTEGER, leverage_end INTEGER,
+    entry_start INTEGER, entry_end INTEGER,
+    stop_loss_start INTEGER, stop_loss_end INTEGER,
+    target1_start INTEGER, target1_end INTEGER,
+    target2_start INTEGER, target2_end INTEGER,
+    target3_start INTEGER, target3_end INTEGER,
+    target4_start INTEGER, target4_end INTEGER,
+    target5_start INTEGER, target5_end INTEGER,
+    labeled_at TEXT NOT NULL
+);
+"""
+
+_SPAN_COLUMNS = ("pair", "leverage", "entry", "stop_loss") + tuple(
+    f"target{k}" for k in range(1, 6)
+)
+LABELED_COLUMNS: tuple[str, ...] = (
+    "message_id",
+    "is_signal",
+    "direction",
+    *(f"{name}_{end}" for name in _SPAN_COLUMNS for end in ("start", "end")),
+    "labeled_at",
+)
+
+
+def _label_row(
+    row_id: int, kind: str, side: str | None, spans: list[dict], when: datetime
+) -> tuple:
+    cols: dict[str, int | None] = {}
+    by_label: dict[str, list[dict]] = {}
+    for span in spans:
+        by_label.setdefault(span["label"], []).append(span)
+
+    def put(name: str, found: list[dict] | None) -> None:
+        cols[f"{name}_start"] = found[0]["start"] if found else None
+        cols[f"{name}_end"] = found[-1]["end"] if found else None
+
+    put("pair", by_label.get("PAIR", [])[:1])
+    put("leverage", by_label.get("LEVERAGE"))
+    put("entry", by_label.get("ENTRY"))  # one highlight over the whole entry zone
+    put("stop_loss", by_label.get("STOP_LOSS", [])[:1])
+    targets = by_label.get("TARGET", [])
+    for k in range(1, 6):
+        put(f"target{k}", targets[k - 1 : k])
+    is_signal = kind in ("signal", "signal_none")
+    direction = (side if kind == "signal" else "NONE") if is_signal else None
+    return (
+        row_id,
+        int(is_signal),
+        direction,
+        *(cols[f"{n}_{e}"] for n in _SPAN_COLUMNS for e in ("start", "end")),
+        when.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+def write_labeling_store(
+    path: Path,
+    *,
+    seed: int,
+    start_date: date,
+    days: int,
+    n_messages: int = 400,
+    labeled_share: float = 0.3,
+) -> tuple[int, int]:
+    """Write ``labeling.sqlite``; returns (messages, labelled rows)."""
+    rng = random.Random(f"{seed}/labeling")
+    channels = [c for c in CHANNELS if c.platform == "telegram"]
+    kinds = day_quota(n_messages)
+    rng.shuffle(kinds)
+    t0 = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
+    messages, labeled = [], []
+    for row_id, kind in enumerate(kinds, 1):
+        channel = rng.choice(channels)
+        when = t0 + timedelta(seconds=rng.randrange(max(days, 1) * 86_400))
+        body, numbers = compose(rng, channel, kind, (when - t0).days, None)
+        text = body.plain()
+        messages.append(
+            (
+                row_id,
+                channel.name,
+                f"{channel.slug}:{rng.randrange(1, 99_999)}",
+                when.strftime("%Y-%m-%dT%H:%M:%S"),
+                text,
+            )
+        )
+        if rng.random() < labeled_share:
+            side = numbers.side if numbers else None
+            spans = body.spans() if kind in ("signal", "signal_none") else []
+            labeled_when = when + timedelta(days=1, minutes=rng.randrange(600))
+            labeled.append(_label_row(row_id, kind, side, spans, labeled_when))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    try:
+        con.executescript(_SCHEMA)
+        con.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", messages)
+        placeholders = ", ".join("?" * len(LABELED_COLUMNS))
+        con.executemany(
+            f"INSERT INTO labeled ({', '.join(LABELED_COLUMNS)}) VALUES ({placeholders})",
+            labeled,
+        )
+        con.commit()
+    finally:
+        con.close()
+    tmp.replace(path)
+    return len(messages), len(labeled)

@@ -1,0 +1,359 @@
+"""Rule-based trade-signal parser: message text -> signal class, typed fields and character spans.
+
+The parser tokenises a message into keywords (side words, "Entry", "TP", "SL", leverage, noise
+labels such as "Risk" or "lot size"). The numbers between one keyword and the next belong to the
+first one. Numbers after a bare side word ("BUY 1.0850 1.0800 1.0950") are read by position: the
+first is the entry, the rest are a stop or targets by which side of the entry they lie on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
+from trademl.signals.normalize import SATS_CONTEXT, find_pair, pair_symbol
+from trademl.signals.numbers import ZONE_MAX_RATIO, scan_numbers, within_ratio
+
+__all__ = ["ParsedSignal", "Span", "parse_signal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One entity: text[start:end] is its surface; label is one of ENTITY_LABELS."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSignal:
+    """What the parser read from one message: class, typed fields and entity spans."""
+
+    label: str
+    pair: str | None
+    side: str | None
+    entry: list[float]
+    targets: list[float]
+    stop_loss: float | None
+    leverage: float | None
+    spans: tuple[Span, ...]
+
+    def fields(self) -> dict:
+        """The six typed fields as a gold-format dict."""
+        return {
+            "pair": self.pair,
+            "side": self.side,
+            "entry": list(self.entry),
+            "targets": list(self.targets),
+            "stop_loss": self.stop_loss,
+            "leverage": self.leverage,
+        }
+
+
+_NO_SIGNAL = ParsedSignal(NON_SIGNAL, None, None, [], [], None, None, ())
+
+_LB = r"(?<![^\W\d])"  # not preceded by a letter or underscore (digits are fine: "1.2SL")
+_RB = r"(?![^\W\d])"
+# Separators and filler words between a keyword and its value: "SL @", "TP1:-", "Stop loss at".
+_TAIL = (
+    r"(?:[\s:=@.,\-–—>)(\]\[{}|/#*➡→⇒⏩👉\ufe0f]+"
+    r"|(?:at|set|point|price|level|is|around|below|bellow|above|under|from|zone|area|now|limit|"
+    r"market|cmp|instant|again|order|here)" + _RB + r")*"
+)
+# "TP1", "TP 2:", "T.P.1" carry an index that is not a price; "TP 1.2345" does not.
+_INDEX = r"(?:\s*\.?\s*\d{1,2}(?!\d|[.,]\d+(?!\.\d)|[kK]))?"
+_SIDE_WORDS = (
+    r"(?:buy|sell)(?:[\s-]*(?:limit|stop(?![\s\-/]*los)))?|long|short|bullish|bearish"
+    r"|(?:bought|sold)(?=\s*(?:@|at\b|\d))|лонг\w*|шорт\w*|покупк\w*|продаж\w*|купить|купи"
+    r"|продать|продай|покупаем|продаем|продаём"
+)
+
+_KEYWORDS = re.compile(
+    # transparent: text that would otherwise read as a keyword or a level
+    rf"(?P<skip>{_LB}(?:trailing\s+stop|(?:long|short)[\s-]*(?:term|time|run)"
+    rf"|signal\s*(?:no\.?|number|n[°º]|#)?\s*[:.]?\s*\d{{1,4}}(?![\d.,])){_RB}"
+    r"|https?://\S+|t\.me/\S+|www\.\S+)"
+    # noise labels: the numbers after them are not levels
+    rf"|(?P<ign>{_LB}(?:risk|reward|ratio|r\s?[:/]\s?r|rr|lot\s*size|lots?|spread|bid|ask|previous"
+    r"|support|resistance|time\s*frame|timeframe|expiry|expires?|date|id|minimum|balance|account"
+    r"|volume|payoff|copyright\w*|floating|capital|deposit|риск\w*|лот\w*)" + _RB + r")"
+    # explicit entry, possibly carrying the side: "Buy zone", "Entry Targets:", "Вход"
+    rf"|(?P<entry>{_LB}(?:(?P<eside>buy|sell|long|short|покупк\w*|продаж\w*)\s+(?:zone|price|area"
+    r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries"
+    r"|enter(?:ed)?|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
+    rf"|(?P<tp>(?:{_LB}(?:(?:sell\s+|take[\s-]*profit\s+|tp\s+)?targets?|take[\s-]*profits?"
+    r"|takeprofit|t\.?p\.?|t-p|tg|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)" + _RB
+    + r"|🎯)" + _INDEX + _TAIL + ")"
+    rf"|(?P<sl>{_LB}(?:stop[\s\-/]*los[st]\w*|stop[\s-]*targets?|stoploss|stop|s\s?[./\-]?\s?l\.?"
+    r"|стоп\w*(?:-лосс\w*)?|сл|(?:st|si)(?=\s*:?\s*\d))" + _RB + _TAIL + ")"
+    rf"|(?P<lev>{_LB}(?:leverage|lev|плечо|кредитное\s+плечо)\s*[:\-=]?\s*"
+    r"(?:(?:cross|isolated|кросс|изолир\w*)\s*)?\(?\s*[x×]?\s*(?P<lv1>\d+(?:\.\d+)?)\s*[x×]?"
+    r"(?:\s*[-–/~]\s*[x×]?\s*(?P<lv2>\d+(?:\.\d+)?)\s*[x×]?)?"
+    rf"|{_LB}(?:cross|isolated|кросс)\s*\(?\s*(?P<lv3>\d+(?:\.\d+)?)\s*[x×]"
+    r"|(?<![\w.])[x×]\s?(?P<lv4>\d{1,3})(?![\w.])"
+    r"|(?<![\w.])(?P<lv5>\d{1,3})\s?[x×](?![^\W\d_]))"
+    rf"|(?P<side>(?:{_LB}(?:{_SIDE_WORDS}){_RB}"
+    r"|(?<=USD|EUR|GBP|JPY|CHF|AUD|NZD|CAD|XAU|XAG)(?-i:BUY|SELL)" + _RB + ")" + _TAIL + ")"
+    rf"|(?P<wside>{_LB}(?:(?-i:CALLS?|PUTS?)|(?:call|put)s?\s+options?){_RB})"
+    rf"|(?P<at>(?:@|{_LB}(?:at|from|cmp|price|now|market|по\s+рынку|по\s+цене|от){_RB}){_TAIL})",
+    re.IGNORECASE,
+)
+
+_QUICK = re.compile(
+    r"\d|" + _LB + r"(?:buy|sell|long|short|bullish|bearish|лонг|шорт|покуп|продаж|купи|прода)",
+    re.IGNORECASE,
+)
+_SHORT_SIDES = ("sell", "short", "bearish", "sold", "put", "шорт", "продаж", "прода")
+_UPDATE = re.compile(
+    rf"{_LB}(?:hit|hits|reached|achieved|smashed|booked|secured|done|closed?|closing|cancel\w*"
+    r"|invalidated?|breakeven|break[\s-]even|move[ds]?\s+(?:the\s+)?(?:sl|stop)\w*|moving\s+(?:sl|stop)"
+    r"|update[ds]?|results?|in\s+profit|profit\s+of|закры\w*|отработ\w*|достигнут\w*|отмен\w*"
+    rf"|безубыт\w*){_RB}|\+\s?\d+(?:\.\d+)?\s?(?:%|pips?)|\d\s?%\s*(?:profit|gain)",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"(?<![?\s\-:])\?|^\W*(?:should|can|could|is|are|what|why|how|when|anyone|does|do|will|would"
+    r"|who|which)" + _RB,
+    re.IGNORECASE,
+)
+#: A trader talking about his own position ("I am long BTC since 58k") is chatter, not a call.
+_FIRST_PERSON = re.compile(_LB + r"(?:i|i'm|im|my|me|mine)" + _RB, re.IGNORECASE)
+#: Words that state an opinion about direction; alone they do not make a trade.
+_OPINION = ("bullish", "bearish")
+_EMOJI_UP = re.compile(r"↗|📈|🟢|⬆|🔼|🚀|chart_with_upwards_trend|arrow_up")
+_EMOJI_DOWN = re.compile(r"↘|📉|🔴|⬇|🔽|chart_with_downwards_trend|arrow_down")
+
+#: Entries listed after "Entry:" must lie this close to the first one; levels within this of entry.
+_ENTRY_LIST_RATIO = 1.25
+_LEVEL_RATIO = 3.0
+#: A message with a side and a pair but no levels is a signal only if this short ("GOLD BUY NOW").
+_TERSE_MAX_CHARS = 60
+
+Number = tuple[float, int, int, bool]
+
+
+def _side_of(word: str) -> str:
+    return "SHORT" if word.lower().startswith(_SHORT_SIDES) else "LONG"
+
+
+def _zone(nums: list[Number]) -> tuple[list[Number], list[Number]]:
+    """Split numbers after a side word into the entry (one number or a zone) and the rest."""
+    first = nums[0]
+    if len(nums) > 1 and nums[1][3] and within_ratio(nums[1][0], first[0], ZONE_MAX_RATIO):
+        return [first, nums[1]], nums[2:]
+    return [first], nums[1:]
+
+
+def parse_signal(text: str) -> ParsedSignal:
+    """Classify one message and extract its pair, side, entry, targets, stop loss and leverage."""
+    if not _QUICK.search(text):
+        return _NO_SIGNAL
+    tokens = list(_KEYWORDS.finditer(text))
+    real = [t for t in tokens if t.lastgroup != "skip"]
+    skips = [t.span() for t in tokens if t.lastgroup == "skip"]
+
+    def numbers(start: int, end: int) -> list[Number]:
+        found: list[Number] = []
+        for s, e in skips:
+            if s >= end:
+                break
+            if e <= start:
+                continue
+            if s > start:
+                found += scan_numbers(text, start, s)
+            start = max(start, e)
+        if start < end:
+            found += scan_numbers(text, start, end)
+        return found
+
+    side: tuple[str, int, int] | None = None
+    weak_side: tuple[str, int, int] | None = None
+    strong_entry: list[Number] = []
+    weak_entry: list[Number] = []
+    leftovers: list[Number] = []
+    targets: list[Number] = []
+    stop: Number | None = None
+    lev: tuple[float, int, int] | None = None
+    first_level_pos: int | None = None
+    has_strong_entry_kw = False
+    block_end = len(text)
+
+    for i, tok in enumerate(real):
+        kind = tok.lastgroup
+        if kind == "side" and first_level_pos is not None and (strong_entry or weak_entry):
+            block_end = tok.start()  # a second trade in the same post: read only the first
+            break
+        region_end = real[i + 1].start() if i + 1 < len(real) else len(text)
+        if kind == "side" or kind == "at":
+            if kind == "side" and side is None:
+                word = re.match(r"\w+", text[tok.start() :]).group(0)
+                side = (_side_of(word), tok.start(), tok.start() + len(word))
+            nums = numbers(tok.end(), region_end)
+            if nums and not weak_entry:
+                weak_entry, rest = _zone(nums)
+                leftovers += rest
+            else:
+                leftovers += nums
+        elif kind == "entry":
+            has_strong_entry_kw = True
+            if tok.group("eside") and side is None:
+                side = (_side_of(tok.group("eside")), *tok.span("eside"))
+            nums = numbers(tok.end(), region_end)
+            if nums and not strong_entry:
+                ref = nums[0][0]
+                strong_entry = [n for n in nums if within_ratio(n[0], ref, _ENTRY_LIST_RATIO)]
+                leftovers += [n for n in nums if n not in strong_entry]
+            else:
+                leftovers += nums
+        elif kind == "tp":
+            first_level_pos = tok.start() if first_level_pos is None else first_level_pos
+            targets += numbers(tok.end(), region_end)
+        elif kind == "sl":
+            first_level_pos = tok.start() if first_level_pos is None else first_level_pos
+            nums = numbers(tok.end(), region_end)
+            if stop is None and nums:
+                stop = nums[0]
+        elif kind == "lev" and lev is None:
+            lev = _leverage(tok)
+        elif kind == "wside" and weak_side is None:
+            weak_side = (_side_of(tok.group(0)), *tok.span())
+
+    if strong_entry:
+        entry, leftovers = strong_entry, weak_entry + leftovers
+    else:
+        entry = weak_entry
+    if not entry and real:
+        pre = numbers(0, real[0].start())
+        anchor = stop or (targets[0] if targets else None)
+        if pre and anchor and within_ratio(pre[0][0], anchor[0], 1.5):
+            entry, _ = _zone(pre)
+
+    if side is None and weak_side is not None:
+        side = weak_side
+    if side is None and entry and (targets or stop):
+        up, down = _EMOJI_UP.search(text), _EMOJI_DOWN.search(text)
+        if (up is None) != (down is None):
+            hit = up or down
+            side = ("LONG" if up else "SHORT", hit.start(), hit.end())
+
+    if entry:
+        lo, hi = min(n[0] for n in entry), max(n[0] for n in entry)
+        if stop is not None and not within_ratio(stop[0], lo, _LEVEL_RATIO):
+            stop = None
+        targets = [t for t in targets if within_ratio(t[0], lo, _LEVEL_RATIO)]
+        if side is not None:
+            is_long = side[0] == "LONG"
+            targets = [t for t in targets if (t[0] > lo if is_long else t[0] < hi)]
+            extra: list[Number] = []
+            for n in leftovers:
+                if not within_ratio(n[0], lo, _LEVEL_RATIO):
+                    continue
+                beyond_stop = n[0] < lo if is_long else n[0] > hi
+                beyond_target = n[0] > hi if is_long else n[0] < lo
+                if beyond_stop and stop is None:
+                    stop = n
+                elif beyond_target and first_level_pos is None:
+                    extra.append(n)
+            targets += extra
+    targets = _dedupe(targets)
+
+    label = _classify(text, side, entry, targets, stop, has_strong_entry_kw, first_level_pos,
+                      block_end)
+    if label == NON_SIGNAL:
+        return _NO_SIGNAL
+
+    mention = find_pair(text, 0, block_end) or find_pair(text, block_end)
+    if label != SIGNAL_NONE and mention is None and not (entry or targets or stop):
+        return _NO_SIGNAL
+    pair = None
+    spans: list[Span] = []
+    if mention is not None:
+        sats = SATS_CONTEXT.search(text) is not None or bool(entry and entry[0][0] < 1e-3)
+        pair = pair_symbol(mention, sats)
+        spans.append(Span(mention.start, mention.end, "PAIR"))
+    if side is not None and label != SIGNAL_NONE:
+        spans.append(Span(side[1], side[2], "SIDE"))
+    spans += [Span(n[1], n[2], "ENTRY") for n in entry]
+    spans += [Span(n[1], n[2], "TARGET") for n in targets]
+    if stop is not None:
+        spans.append(Span(stop[1], stop[2], "STOP_LOSS"))
+    if lev is not None:
+        spans.append(Span(lev[1], lev[2], "LEVERAGE"))
+    return ParsedSignal(
+        label=label,
+        pair=pair,
+        side=side[0] if side is not None and label != SIGNAL_NONE else None,
+        entry=[n[0] for n in entry],
+        targets=[n[0] for n in targets],
+        stop_loss=stop[0] if stop is not None else None,
+        leverage=lev[0] if lev is not None else None,
+        spans=_non_overlapping(spans),
+    )
+
+
+def _classify(
+    text: str,
+    side: tuple[str, int, int] | None,
+    entry: list[Number],
+    targets: list[Number],
+    stop: Number | None,
+    explicit_entry: bool,
+    first_level_pos: int | None,
+    block_end: int,
+) -> str:
+    """Signal class from what was found; updates and questions open no trade."""
+    n_levels = bool(entry) + bool(targets) + (stop is not None)
+    update = _UPDATE.search(text)
+    if update is not None and (first_level_pos is None or update.start() < first_level_pos):
+        return NON_SIGNAL
+    if n_levels < 3 and _QUESTION.search(text):
+        return NON_SIGNAL
+    if side is None:
+        if entry and (targets or stop) and (explicit_entry or (targets and stop)):
+            return SIGNAL_NONE
+        return NON_SIGNAL
+    label = SIGNAL_LONG if side[0] == "LONG" else SIGNAL_SHORT
+    if n_levels >= 2:
+        return label
+    if text[side[1] : side[2]].lower() in _OPINION or _FIRST_PERSON.search(text):
+        return NON_SIGNAL
+    mention = find_pair(text, 0, block_end)
+    if mention is None:
+        return NON_SIGNAL
+    near = abs(mention.start - side[1]) <= 16 or abs(side[1] - mention.end) <= 16
+    if n_levels == 1 and near:
+        return label
+    if n_levels == 0 and near and len(text.strip()) <= _TERSE_MAX_CHARS:
+        return label
+    return NON_SIGNAL
+
+
+def _leverage(tok: re.Match) -> tuple[float, int, int]:
+    """The leverage a token states; for a range ("5-10x") the upper end."""
+    best: tuple[float, int, int] | None = None
+    for name in ("lv1", "lv2", "lv3", "lv4", "lv5"):
+        raw = tok.group(name)
+        if raw is not None and (best is None or float(raw) > best[0]):
+            best = (float(raw), *tok.span(name))
+    assert best is not None
+    return best
+
+
+def _dedupe(nums: list[Number]) -> list[Number]:
+    seen: set[float] = set()
+    out: list[Number] = []
+    for n in nums:
+        if n[0] not in seen:
+            seen.add(n[0])
+            out.append(n)
+    return out
+
+
+def _non_overlapping(spans: list[Span]) -> tuple[Span, ...]:
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if not out or span.start >= out[-1].end:
+            out.append(span)
+    return tuple(out)
