@@ -29,7 +29,7 @@ def run_demo() -> int:
     inbox = home / "demo_data"
     started = time.monotonic()
     days = _partitions_with_data()
-    ingest = defs.get_job_def("ingest_job")
+    ingest = defs.resolve_job_def("ingest_job")
     for day in days:
         t0 = time.monotonic()
         result = ingest.execute_in_process(
@@ -40,7 +40,7 @@ def run_demo() -> int:
             return 1
     for job_name in ("datasets_job",):
         t0 = time.monotonic()
-        result = defs.get_job_def(job_name).execute_in_process(
+        result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET
         )
         print(f"{job_name}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
