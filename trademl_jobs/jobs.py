@@ -2,13 +2,10 @@
 
 import dagster as dg
 
-from trademl_assets.partitions import daily_partitions
-
 #: A day of raw material and its rule labels (partitioned: backfill it over a date range).
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("ingest") | dg.AssetSelection.assets("rule_labels"),
-    partitions_def=daily_partitions,
     description="Ingest one UTC day of messages and market data, and rule-label its messages.",
 )
 

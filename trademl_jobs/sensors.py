@@ -6,6 +6,7 @@ import json
 import dagster as dg
 
 from trademl.ingest.inbox import days_in_files, inbox_changes
+from trademl_assets.partitions import daily_partitions
 from trademl_jobs.jobs import ingest_job
 from trademl_resources import MessageSourcesResource
 
@@ -20,7 +21,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, message_sources: MessageSo
         return dg.SkipReason(f"no new or changed export files in {sources.inbox}")
     days = days_in_files(changed)
     state_id = hashlib.sha1(json.dumps(current, sort_keys=True).encode()).hexdigest()[:12]
-    valid = set(ingest_job.partitions_def.get_partition_keys(dynamic_partitions_store=context.instance))
+    valid = set(daily_partitions.get_partition_keys())
     requests = [
         dg.RunRequest(
             run_key=f"inbox-{day}-{state_id}",

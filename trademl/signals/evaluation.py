@@ -32,7 +32,9 @@ def load_gold(path: str | Path) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line") from exc
+                raise ValueError(
+                    f"{where}: not valid JSON ({exc.msg}); fix or remove the line"
+                ) from exc
             if not isinstance(row, dict):
                 raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
             if not isinstance(row.get("text"), str):

@@ -20,7 +20,8 @@ _PAIR = re.compile(
     # 1. base and quote with a separator: BTC/USDT, #ENJ/BTC, BTC-USDT, EUR/ NZD
     rf"(?<![A-Za-z0-9])[#$]?(?P<sb>[A-Za-z][A-Za-z0-9]{{1,9}})\s?[/\-_]\s?"
     rf"(?P<sq>USDT|USDC|BUSD|FDUSD|{_FX}|BTC|ETH|BNB)(?![A-Za-z])(?:\.P|\s?PERP)?"
-    # 2. two currency codes, glued or spaced: EURUSD, UsdChf, Gbp cad (no right boundary: XAUUSDSELL)
+    # 2. two currency codes, glued or spaced: EURUSD, UsdChf, Gbp cad (no right boundary, for
+    #    a side glued on: XAUUSDSELL)
     rf"|(?<![A-Za-z])(?P<fb>{_FX}) ?(?P<fq>{_FX})"
     # 3. glued crypto pairs: BTCUSDT, #ETHUSDT.P, and upper-case ETHBTC, BTCUSD
     r"|(?<![A-Za-z0-9])[#$]?(?P<cb>[A-Za-z0-9]{2,10}?)(?P<cq>USDT|USDC|BUSD|FDUSD)(?![A-Za-z])"
@@ -114,7 +115,7 @@ def _split_glued(start: int, end: int, name: str) -> PairMention:
 
 
 def pair_symbol(mention: PairMention, priced_in_sats: bool) -> str:
-    """The normalised symbol: base + quote; a coin named alone is quoted in USDT (BTC if in sats)."""
+    """The normalised symbol: base + quote; a coin named alone is quoted in USDT, or BTC in sats."""
     if mention.quote is not None:
         return mention.base + mention.quote
     if priced_in_sats and mention.base != "BTC":
