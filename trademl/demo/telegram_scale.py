@@ -23,8 +23,15 @@ _POOL_SIZE = 4_096
 _CHUNK = 4_096  # messages joined per write
 
 
-def _body_pool(rng: random.Random, size: int, days: int) -> list[str]:
-    """Serialised ``"from" ... "text_entities"`` tails, indented as inside the messages list."""
+_ID_MARK = "@@MSGID@@"
+
+
+def _body_pool(rng: random.Random, size: int, days: int, unique: bool) -> list[str]:
+    """Serialised ``"from" ... "text_entities"`` tails, indented as inside the messages list.
+
+    With ``unique`` every text ends in a per-message tag (`` #m<id>``, filled in at write time) so
+    that no two messages share a text, as de-duplicating exporters would otherwise see 4,096 texts.
+    """
     channels = [c for c in CHANNELS if c.platform == "telegram"]
     kinds = day_quota(100)
     pool = []
@@ -32,6 +39,10 @@ def _body_pool(rng: random.Random, size: int, days: int) -> list[str]:
         channel = channels[k % len(channels)]
         body, _ = compose(rng, channel, rng.choice(kinds), k % max(days, 1), None)
         text, entities = body.telegram()
+        if unique:
+            tag = f" #m{_ID_MARK}"
+            text = text + tag if isinstance(text, str) else [*text, tag]
+            entities = [*entities, {"type": "plain", "text": tag}]
         tail = {
             "from": BENCH_CHANNEL_NAME,
             "from_id": f"channel{BENCH_CHANNEL_ID}",
@@ -50,6 +61,7 @@ def write_telegram_export_at_scale(
     seed: int = 7,
     start_date: date = date(2026, 11, 1),
     days: int = 4,
+    unique_texts: bool = True,
 ) -> Path:
     """Write a Telegram export of ``n_messages`` messages spread evenly over ``days`` days.
 
@@ -57,7 +69,7 @@ def write_telegram_export_at_scale(
     """
     path = Path(path)
     rng = random.Random(f"{seed}/scale")
-    pool = _body_pool(rng, min(_POOL_SIZE, max(n_messages, 1)), days)
+    pool = _body_pool(rng, min(_POOL_SIZE, max(n_messages, 1)), days, unique_texts)
     picks = [rng.randrange(len(pool)) for _ in range(min(n_messages, 65_536))]
     start = calendar.timegm(start_date.timetuple())
     span = days * 86_400
@@ -82,7 +94,10 @@ def write_telegram_export_at_scale(
                 pinned = f'   "action": "pin_message",\n   "message_id": {msg_id - 1}'
                 chunk.append(prefix + actor + pinned + service_tail)
             else:
-                chunk.append(prefix + ",\n" + pool[picks[i % len(picks)]] + "\n  }")
+                body = pool[picks[i % len(picks)]]
+                if unique_texts:
+                    body = body.replace(_ID_MARK, str(msg_id))
+                chunk.append(prefix + ",\n" + body + "\n  }")
             if len(chunk) == _CHUNK:
                 fh.write(("," if i >= _CHUNK else "") + ",".join(chunk))
                 chunk = []

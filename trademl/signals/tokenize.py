@@ -42,16 +42,21 @@ def bio_tags(
 ) -> list[str]:
     """BIO tags for ``tokens`` given character ``spans`` ``(start, end, label)``.
 
-    A token belongs to a span when it overlaps it; the first such token gets ``B-``.
+    A token belongs to a span when it overlaps it; the first such token gets ``B-``. One linear
+    sweep over tokens and spans (both sorted by position).
     """
     tags = ["O"] * len(tokens)
+    if not spans:
+        return tags
+    i, n = 0, len(tokens)
     for start, end, label in sorted(spans):
-        first = True
-        for i, (_, t_start, t_end) in enumerate(tokens):
-            if t_end <= start or t_start >= end:
-                continue
-            tags[i] = f"{'B' if first else 'I'}-{label}"
+        while i < n and tokens[i][2] <= start:
+            i += 1
+        j, first = i, True
+        while j < n and tokens[j][1] < end:
+            tags[j] = f"{'B' if first else 'I'}-{label}"
             first = False
+            j += 1
     return tags
 
 
