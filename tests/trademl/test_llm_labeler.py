@@ -10,7 +10,7 @@ import pytest
 
 from trademl.llm import LabelRun, LLMEndpoint, LLMLabeler
 from trademl.llm.fake_server import FakeLLMServer
-from trademl.llm.labeler import grounding_problem, instruction_like, numbers_in
+from trademl.llm.grounding import grounding_problem, instruction_like, numbers_in
 
 LONG = "BTC/USDT LONG entry 62000 TP1 63500 TP2 65000 SL 60500 lev 10x"
 SHORT = "Sell EURUSD @ 1.0850 SL 1.0900 TP 1.0750"
