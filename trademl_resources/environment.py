@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from trademl_resources.lake import LakeResource
+from trademl_resources.models import ModelRegistryResource, TrainingResource, llm_from_env
 from trademl_resources.sources import MarketSourcesResource, MessageSourcesResource
 
 
@@ -22,8 +23,15 @@ def default_resources() -> dict[str, object]:
     home = trademl_home()
     inbox = os.environ.get("TRADEML_INBOX", str(home / "demo_data"))
     sql_url = os.environ.get("TRADEML_SQL_URL", f"sqlite:///{Path(inbox) / 'labeling.sqlite'}") or None
+    lake = os.environ.get("TRADEML_LAKE", str(home / "lake"))
     return {
-        "lake": LakeResource(root=os.environ.get("TRADEML_LAKE", str(home / "lake"))),
+        "lake": LakeResource(root=lake),
+        "registry": ModelRegistryResource(root=os.environ.get("TRADEML_MODELS", str(Path(lake) / "models"))),
+        "llm": llm_from_env(),
+        "training": TrainingResource(
+            classifier_base=os.environ.get("TRADEML_CLASSIFIER_BASE") or None,
+            ner_base=os.environ.get("TRADEML_NER_BASE") or None,
+        ),
         "message_sources": MessageSourcesResource(
             inbox=inbox, sql_url=sql_url, sql_table=os.environ.get("TRADEML_SQL_TABLE", "messages")
         ),

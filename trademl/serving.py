@@ -1,0 +1,137 @@
+"""Serving the deployed signal models, without Dagster: label + confidence + entities per message.
+
+Precedence for the class: the fine-tuned transformer through onnxruntime INT8, then torch, then the
+TF-IDF baseline, then the rule parser. Entities come from the deployed NER extractor, with the rule
+parser filling any field it leaves empty. Each answer says which model gave it.
+
+Layout of a deployed ``signal_classifier`` version (see trademl_assets.signals.models)::
+
+    onnx/model.int8.onnx (+ model.onnx, model.onnx.data, tokenizer)   hf/ (save_pretrained)   baseline.joblib
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trademl.errors import TradeMLError
+from trademl.labels import NON_SIGNAL, SIGNAL_FIELDS, SIGNAL_LONG, SIGNAL_SHORT
+
+CLASSIFIER = "signal_classifier"
+EXTRACTOR = "ner_extractor"
+
+
+def classifier_candidates(version_dir: Path) -> list[tuple[str, Path]]:
+    """The loadable forms of a classifier version, best first."""
+    out = []
+    onnx = version_dir / "onnx"
+    if (onnx / "model.int8.onnx").exists():
+        out.append(("onnx-int8", onnx / "model.int8.onnx"))
+    if (onnx / "model.onnx").exists():
+        out.append(("onnx-fp32", onnx / "model.onnx"))
+    if (version_dir / "hf" / "config.json").exists():
+        out.append(("torch", version_dir / "hf"))
+    if (version_dir / "baseline.joblib").exists():
+        out.append(("tfidf-baseline", version_dir / "baseline.joblib"))
+    return out
+
+
+class DeployedSignalModels:
+    """The champion classifier and extractor of a registry, loaded once, predicting in batches."""
+
+    def __init__(self, models_root: str | os.PathLike, *, allow_rules: bool = True):
+        from trademl.registry import ModelRegistry
+
+        self.root = Path(models_root)
+        registry = ModelRegistry(self.root)
+        self.classifier = None
+        self.classifier_name = "rules"
+        self.classifier_version = None
+        self.extractor = None
+        self.extractor_version = None
+        errors = []
+        champion = registry.champion(CLASSIFIER) if (self.root / CLASSIFIER).exists() else None
+        if champion is not None:
+            from trademl.models.classifier_runtime import load_classifier
+
+            for kind, path in classifier_candidates(champion.path):
+                try:
+                    self.classifier = load_classifier(path)
+                except Exception as exc:  # a broken artifact: fall through to the next form
+                    errors.append(f"{path}: {exc}")
+                    continue
+                self.classifier_name, self.classifier_version = kind, champion.version
+                break
+        ner = registry.champion(EXTRACTOR) if (self.root / EXTRACTOR).exists() else None
+        if ner is not None:
+            from trademl.models.ner import NerExtractor
+
+            try:
+                self.extractor = NerExtractor.load(ner.path / "hf")
+                self.extractor_version = ner.version
+            except Exception as exc:
+                errors.append(f"{ner.path}: {exc}")
+        self.load_errors = errors
+        if self.classifier is None and self.extractor is None and not allow_rules:
+            detail = f" ({'; '.join(errors)})" if errors else ""
+            raise TradeMLError(
+                f"{self.root}: no deployed signal models{detail}; run `make demo` to train and deploy them"
+            )
+
+    @property
+    def name(self) -> str:
+        if self.classifier is None and self.extractor is None:
+            return "rules"
+        parts = [f"{self.classifier_name}" + (f"@{self.classifier_version}" if self.classifier_version else "")]
+        parts.append(f"ner@{self.extractor_version}" if self.extractor is not None else "rules-entities")
+        return "+".join(parts)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict[str, Any]]:
+        """Gold-format predictions (label + the six fields) plus ``confidence`` and ``model``."""
+        from trademl.signals.parser import parse_signal
+
+        texts = list(texts)
+        parsed = [parse_signal(t) for t in texts]
+        if self.classifier is not None:
+            labelled = self.classifier.predict(texts, batch_size=batch_size)
+        else:
+            labelled = [(p.label, 1.0) for p in parsed]
+        extracted = self.extractor.extract(texts) if self.extractor is not None else [None] * len(texts)
+        out = []
+        for p, (label, confidence), ner in zip(parsed, labelled, extracted, strict=True):
+            fields = merge_fields(p.fields(), ner)
+            if label == NON_SIGNAL:
+                fields = {f: ([] if f in ("entry", "targets") else None) for f in SIGNAL_FIELDS}
+            else:  # the class decides the side: SIGNAL_NONE states none
+                fields["side"] = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(label)
+            out.append({"label": label, "confidence": round(float(confidence), 4), "model": self.name, **fields})
+        return out
+
+
+def merge_fields(rules: dict[str, Any], ner: dict[str, Any] | None) -> dict[str, Any]:
+    """The NER model's fields, with the rule parser's where the model found nothing."""
+    if ner is None:
+        return dict(rules)
+    merged = {}
+    for field in SIGNAL_FIELDS:
+        value = ner.get(field)
+        empty = value is None or value == []
+        merged[field] = rules.get(field) if empty else value
+    return merged
+
+
+def load_deployed_extractor(models_root: str | os.PathLike) -> DeployedSignalModels:
+    """For ``eval-signals --extractor model``: the deployed models, or an error naming the root."""
+    return DeployedSignalModels(models_root, allow_rules=False)
+
+
+def to_prediction_json(pred: dict[str, Any]) -> dict[str, Any]:
+    """The `trademl predict` output shape: label, confidence, model, entities {...}."""
+    return {
+        "label": pred["label"],
+        "confidence": pred["confidence"],
+        "model": pred["model"],
+        "entities": {f: pred[f] for f in SIGNAL_FIELDS},
+    }

