@@ -1,7 +1,14 @@
 import pytest
 
 from trademl.demo import generate_demo_data
-from trademl_resources import LakeResource, MarketSourcesResource, MessageSourcesResource
+from trademl_resources import (
+    LakeResource,
+    LLMResource,
+    MarketSourcesResource,
+    MessageSourcesResource,
+    ModelRegistryResource,
+    TrainingResource,
+)
 
 
 @pytest.fixture(scope="session")
@@ -20,4 +27,7 @@ def resources(demo_inbox, tmp_path):
             inbox=str(demo_inbox), sql_url=f"sqlite:///{demo_inbox}/labeling.sqlite"
         ),
         "market_sources": MarketSourcesResource(root=str(demo_inbox)),
+        "registry": ModelRegistryResource(root=str(tmp_path / "lake" / "models")),
+        "llm": LLMResource(),
+        "training": TrainingResource(),
     }

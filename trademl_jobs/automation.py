@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import dagster as dg
 
+from trademl_jobs.jobs import MODEL_ASSETS, TRAINING_RUN_TAGS
+
 #: An artifact older than 4 hours is stale.
 FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=4))
 
@@ -26,12 +28,22 @@ DATASET_CONDITION = (
 #: Daily partitions downstream of ingest: label a day as soon as its messages land.
 PARTITION_CONDITION = dg.AutomationCondition.eager()
 
-#: The explicit automation sensor: Dagster's implicit one starts stopped.
+_MODELS = dg.AssetSelection.assets(*MODEL_ASSETS)
+
+#: The explicit automation sensors (Dagster's implicit one starts stopped): data assets, and
+#: model assets, whose runs carry `resource=gpu` so that only one trains at a time.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "trademl_automation",
-    target=dg.AssetSelection.all(),
+    target=dg.AssetSelection.all() - _MODELS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+)
+model_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "trademl_model_automation",
+    target=_MODELS,
+    run_tags=TRAINING_RUN_TAGS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
 )
 
 

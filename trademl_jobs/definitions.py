@@ -3,23 +3,40 @@
 import dagster as dg
 
 from trademl_assets.ingest import candles, ingest_checks, market_features, raw_messages, social_posts
-from trademl_assets.signals import rule_labels, signal_checks, signal_datasets
-from trademl_jobs.automation import apply_policies, automation_sensor
-from trademl_jobs.jobs import datasets_job, ingest_job
-from trademl_jobs.schedules import hourly_ingest_schedule
+from trademl_assets.deploy import deployed_models
+from trademl_assets.signals import (
+    human_labels,
+    llm_labels,
+    ner_extractor,
+    ner_extractor_eval_report,
+    report_checks,
+    rule_labels,
+    signal_checks,
+    signal_classifier,
+    signal_classifier_eval_report,
+    signal_classifier_onnx,
+    signal_datasets,
+)
+from trademl_jobs.automation import apply_policies, automation_sensor, model_automation_sensor
+from trademl_jobs.jobs import datasets_job, ingest_job, retrain_job
+from trademl_jobs.schedules import daily_retrain_schedule, hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
 from trademl_resources import default_resources
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     """All of trademl; ``resources`` overrides the environment's (tests point them at tmp dirs)."""
-    assets = [raw_messages, market_features, candles, social_posts, rule_labels, signal_datasets]
+    assets = [
+        raw_messages, market_features, candles, social_posts, rule_labels, signal_datasets,
+        human_labels, llm_labels, signal_classifier, signal_classifier_onnx, ner_extractor,
+        signal_classifier_eval_report, ner_extractor_eval_report, deployed_models,
+    ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),
-        asset_checks=[*ingest_checks, *signal_checks],
-        jobs=[ingest_job, datasets_job],
-        schedules=[hourly_ingest_schedule],
-        sensors=[inbox_sensor, automation_sensor],
+        asset_checks=[*ingest_checks, *signal_checks, *report_checks],
+        jobs=[ingest_job, datasets_job, retrain_job],
+        schedules=[hourly_ingest_schedule, daily_retrain_schedule],
+        sensors=[inbox_sensor, automation_sensor, model_automation_sensor],
         resources=resources if resources is not None else default_resources(),
     )
 

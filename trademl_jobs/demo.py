@@ -38,7 +38,7 @@ def run_demo() -> int:
         print(f"ingest_job {day}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
         if not result.success:
             return 1
-    for job_name in ("datasets_job",):
+    for job_name in ("datasets_job", "retrain_job"):
         t0 = time.monotonic()
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET

@@ -15,3 +15,18 @@ datasets_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("classification_dataset", "ner_dataset"),
     description="Export classification_data.csv and ner_data.jsonl from every labelled day.",
 )
+
+#: Models: labels, training, export, evaluation and promotion. One run at a time holds the
+#: `resource=gpu` slot (dagster.yaml's tag concurrency limit).
+MODEL_ASSETS = (
+    "human_labels", "llm_labels", "signal_classifier", "signal_classifier_onnx", "ner_extractor",
+    "signal_classifier_eval_report", "ner_extractor_eval_report", "deployed_models",
+)
+TRAINING_RUN_TAGS = {"resource": "gpu"}
+
+retrain_job = dg.define_asset_job(
+    "retrain_job",
+    selection=dg.AssetSelection.assets(*MODEL_ASSETS),
+    tags=TRAINING_RUN_TAGS,
+    description="Relabel, retrain, export, evaluate and (if not worse than the champion) deploy the signal models.",
+)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from trademl_jobs.jobs import ingest_job
+from trademl_jobs.jobs import ingest_job, retrain_job
 
 
 @dg.schedule(
@@ -16,3 +16,13 @@ def hourly_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     tick = context.scheduled_execution_time
     day = tick.strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"hourly-{tick:%Y-%m-%dT%H}", partition_key=day)
+
+
+#: Retrain and re-evaluate every night at 02:00 UTC (promotion still needs the blocking checks).
+daily_retrain_schedule = dg.ScheduleDefinition(
+    name="daily_retrain_schedule",
+    job=retrain_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -26,7 +26,10 @@ def default_resources() -> dict[str, object]:
     lake = os.environ.get("TRADEML_LAKE", str(home / "lake"))
     return {
         "lake": LakeResource(root=lake),
-        "registry": ModelRegistryResource(root=os.environ.get("TRADEML_MODELS", str(Path(lake) / "models"))),
+        "registry": ModelRegistryResource(
+            root=os.environ.get("TRADEML_MODELS", str(Path(lake) / "models")),
+            promotion_margin=float(os.environ.get("TRADEML_PROMOTION_MARGIN", "0.01")),
+        ),
         "llm": llm_from_env(),
         "training": TrainingResource(
             classifier_base=os.environ.get("TRADEML_CLASSIFIER_BASE") or None,

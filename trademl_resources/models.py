@@ -54,6 +54,8 @@ class ModelRegistryResource(dg.ConfigurableResource):
     """The file-system model registry (versions, champion pointer, history) under ``root``."""
 
     root: str = "var/lake/models"
+    #: A challenger is promoted unless it is worse than the champion by more than this (absolute).
+    promotion_margin: float = 0.01
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.root)

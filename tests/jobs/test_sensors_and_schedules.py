@@ -62,15 +62,23 @@ def test_public_surface_is_stable(resources):
     defs = build_definitions(resources)
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
-        "candles", "classification_dataset", "market_features", "ner_dataset", "raw_messages",
-        "rule_labels", "social_posts",
+        "candles", "classification_dataset", "deployed_models", "human_labels", "llm_labels",
+        "market_features", "ner_dataset", "ner_extractor", "ner_extractor_eval_report",
+        "raw_messages", "rule_labels", "signal_classifier", "signal_classifier_eval_report",
+        "signal_classifier_onnx", "social_posts",
     ]
-    assert {j.name for j in defs.jobs} == {"ingest_job", "datasets_job"}
-    assert {(s.name, s.cron_schedule) for s in defs.schedules} == {("hourly_ingest_schedule", "5 * * * *")}
+    assert {j.name for j in defs.jobs} == {"ingest_job", "datasets_job", "retrain_job"}
+    assert {(s.name, s.cron_schedule) for s in defs.schedules} == {
+        ("hourly_ingest_schedule", "5 * * * *"), ("daily_retrain_schedule", "0 2 * * *")
+    }
     sensors = {s.name: s.default_status for s in defs.sensors}
     assert sensors == {
         "inbox_sensor": dg.DefaultSensorStatus.RUNNING,
         "trademl_automation": dg.DefaultSensorStatus.RUNNING,
+        "trademl_model_automation": dg.DefaultSensorStatus.RUNNING,
     }
+    assert defs.resolve_job_def("retrain_job").tags["resource"] == "gpu"
+    model_sensor = next(s for s in defs.sensors if s.name == "trademl_model_automation")
+    assert model_sensor.run_tags == {"resource": "gpu"}
     for key in graph.get_all_asset_keys():
         assert graph.get(key).freshness_policy is not None, key

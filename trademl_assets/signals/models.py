@@ -1,0 +1,171 @@
+"""Model assets: the fine-tuned classifier (+ TF-IDF fallback), its INT8 ONNX export, the NER extractor."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from trademl.models.baseline import train_baseline
+from trademl.models.ner import NerConfig, train_ner
+from trademl.models.onnx_export import export_onnx, parity_check
+from trademl.models.text_classifier import TextClassifierConfig, train_text_classifier
+from trademl.signals.model_reports import training_table
+from trademl.signals.ner_rows import load_ner_rows
+from trademl_resources import LakeResource, ModelRegistryResource, TrainingResource
+
+#: Training runs take the one `resource=gpu` slot of the run queue (see dagster.yaml).
+TRAINING_TAGS = {"resource": "gpu"}
+
+
+def _progress(context: dg.AssetExecutionContext, name: str):
+    def log(epoch: dict) -> None:
+        shown = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in epoch.items())
+        context.log.info(f"{name}: {shown}")
+
+    return log
+
+
+def _staging(lake: LakeResource, name: str) -> Path:
+    root = lake.lake().models() / "_staging"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+
+
+class SignalClassifierConfig(dg.Config):
+    """Fine-tuning settings (the UI launchpad can change them per run)."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    max_length: int = 96
+    learning_rate: float = 5e-5
+    max_train_examples: int | None = 4000
+    patience: int = 1
+    use_lora: bool = False
+
+
+@dg.asset(
+    group_name="signals",
+    deps=["classification_dataset", "human_labels", "llm_labels"],
+    kinds={"pytorch", "scikit-learn"},
+    op_tags=TRAINING_TAGS,
+)
+def signal_classifier(
+    context: dg.AssetExecutionContext, config: SignalClassifierConfig, lake: LakeResource,
+    registry: ModelRegistryResource, training: TrainingResource,
+) -> dict:
+    """A fine-tuned transformer signal classifier plus its TF-IDF fallback, as a registry version."""
+    table, merge_stats = training_table(lake.lake())
+    context.log.info(f"training on {len(table):,} messages; label sources {merge_stats['label_sources']}")
+    staging = _staging(lake, "signal_classifier")
+    try:
+        cfg = TextClassifierConfig(
+            base_model=training.classifier_base, epochs=config.epochs, batch_size=config.batch_size,
+            max_length=config.max_length, lr=config.learning_rate, patience=config.patience,
+            max_train_examples=config.max_train_examples, use_lora=config.use_lora,
+            num_threads=training.torch_threads,
+        )
+        result = train_text_classifier(table, staging / "hf", cfg, progress=_progress(context, "signal_classifier"))
+        baseline = train_baseline(table, staging / "baseline.joblib")
+        version = registry.registry().register(
+            "signal_classifier", staging,
+            {"metrics": result.metrics, "baseline_metrics": baseline.metrics, "best_epoch": result.best_epoch,
+             "n_train": result.n_train, "label_merge": merge_stats, "dagster_run_id": context.run.run_id},
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    context.add_output_metadata({
+        "version": version,
+        "test_macro_f1": result.metrics["macro_f1"],
+        "test_accuracy": result.metrics["accuracy"],
+        "baseline_test_macro_f1": baseline.metrics["macro_f1"],
+        "best_epoch": result.best_epoch,
+        "train_seconds": round(result.seconds, 1),
+        "n_train": result.n_train,
+    })
+    return {"name": "signal_classifier", "version": version,
+            "path": str(registry.registry().get("signal_classifier", version).path)}
+
+
+@dg.asset(group_name="signals", kinds={"onnx"})
+def signal_classifier_onnx(
+    context: dg.AssetExecutionContext, signal_classifier: dict, lake: LakeResource
+) -> dict:
+    """The classifier as ONNX fp32 + INT8 (dynamic quantization), parity-checked against torch."""
+    version_dir = Path(signal_classifier["path"])
+    tmp = version_dir / ".onnx-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    exported = export_onnx(version_dir / "hf", tmp)
+    table, _ = training_table(lake.lake())
+    texts = table[table["split"] == "test"]["text"].tolist() or table["text"].tolist()[:500]
+    parity = parity_check(version_dir / "hf", tmp, texts)
+    metadata = {
+        "version": signal_classifier["version"],
+        "parity_n": parity.n,
+        "fp32_agreement": parity.fp32_agreement,
+        "int8_agreement": parity.int8_agreement,
+        "int8_max_abs_logit_diff": parity.int8_max_abs_logit_diff,
+        "fp32_mb": round(exported.fp32_bytes / 2**20, 1),
+        "int8_mb": round((exported.int8_bytes or 0) / 2**20, 1),
+    }
+    if not parity.passed(min_int8_agreement=0.995, min_fp32_agreement=0.995):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise dg.Failure(
+            f"signal_classifier_onnx: INT8 agrees with torch on {parity.int8_agreement:.4f} of "
+            f"{parity.n} test messages (< 0.995); not exported", metadata=metadata,
+        )
+    final = version_dir / "onnx"
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    context.add_output_metadata(metadata)
+    return {**signal_classifier, "onnx": str(final)}
+
+
+class NerExtractorConfig(dg.Config):
+    """Token-classification settings; NON_SIGNAL rows are subsampled to ``max_train_rows``."""
+
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    max_length: int = 128
+    max_train_rows: int = 1500
+
+
+@dg.asset(group_name="signals", deps=["ner_dataset"], kinds={"pytorch"}, op_tags=TRAINING_TAGS)
+def ner_extractor(
+    context: dg.AssetExecutionContext, config: NerExtractorConfig, lake: LakeResource,
+    registry: ModelRegistryResource, training: TrainingResource,
+) -> dict:
+    """A fine-tuned token classifier for PAIR, SIDE, ENTRY, TARGET, STOP_LOSS, LEVERAGE (BIO)."""
+    rows = load_ner_rows(lake.lake().export("ner_data.jsonl"), max_train_rows=config.max_train_rows)
+    staging = _staging(lake, "ner_extractor")
+    try:
+        cfg = NerConfig(base_model=training.ner_base, epochs=config.epochs, batch_size=config.batch_size,
+                        learning_rate=config.learning_rate, max_length=config.max_length)
+        result = train_ner(rows, staging / "hf", cfg, progress=_progress(context, "ner_extractor"))
+        version = registry.registry().register(
+            "ner_extractor", staging,
+            {"metrics": result.metrics, "best_epoch": result.best_epoch, "rows": len(rows),
+             "dagster_run_id": context.run.run_id},
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    context.add_output_metadata({
+        "version": version,
+        "test_entity_f1": result.metrics.get("entity_f1", 0.0),
+        "best_epoch": result.best_epoch,
+        "train_seconds": round(result.seconds, 1),
+        "rows": len(rows),
+    })
+    return {"name": "ner_extractor", "version": version,
+            "path": str(registry.registry().get("ner_extractor", version).path)}
+
+
+def test_rows(lake: LakeResource) -> list[dict]:
+    return [r for r in load_ner_rows(lake.lake().export("ner_data.jsonl")) if r["split"] == "test"]
+
+
+def test_split(lake: LakeResource) -> pd.DataFrame:
+    table, _ = training_table(lake.lake())
+    return table[table["split"] == "test"]
