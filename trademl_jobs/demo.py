@@ -14,8 +14,8 @@ from trademl_jobs.definitions import defs
 from trademl_resources import trademl_home
 
 
-#: Console logs at WARNING: the demo prints its own summary; full logs are in the UI.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: Console logs at INFO: warnings and per-epoch training lines; step-level events stay in the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def _partitions_with_data() -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from trademl.labels import BIO_TAGS, ENTITY_LABELS
 from trademl.models.entity_fields import field_scores, spans_to_fields
+from trademl.models.hf import quiet_transformers
 from trademl.signals.tokenize import bio_tags, spans_from_bio, word_tokens
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,11 @@ def train_ner(
     per entity and per extracted field. The directory appears whole or not at all.
     """
     import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from transformers import get_linear_schedule_with_warmup
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
 
     config = config or NerConfig()
     started = time.monotonic()
@@ -104,12 +108,13 @@ def train_ner(
 
     base = config.resolved_base_model()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForTokenClassification.from_pretrained(
-        base,
-        num_labels=len(BIO_TAGS),
-        id2label=dict(enumerate(BIO_TAGS)),
-        label2id={tag: i for i, tag in enumerate(BIO_TAGS)},
-    )
+    with quiet_transformers():
+        model = AutoModelForTokenClassification.from_pretrained(
+            base,
+            num_labels=len(BIO_TAGS),
+            id2label=dict(enumerate(BIO_TAGS)),
+            label2id={tag: i for i, tag in enumerate(BIO_TAGS)},
+        )
     label_ids = {tag: i for i, tag in enumerate(BIO_TAGS)}
     train_words_tags = [row_words_and_tags(r) for r in splits["train"]]
     train = _encode(tokenizer, train_words_tags, label_ids, config.max_length)

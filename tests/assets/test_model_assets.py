@@ -1,0 +1,65 @@
+"""The model half of the graph on small data: train, export, evaluate, promote, and block a worse one."""
+
+import dagster as dg
+import pytest
+
+from trademl.labels import SIGNAL_CLASSES
+from trademl.registry import ModelRegistry
+from trademl.serving import DeployedSignalModels
+from trademl_jobs.definitions import build_definitions
+from trademl_resources import ModelRegistryResource
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "ops": {
+        "signal_classifier": {"config": {"epochs": 1, "max_train_examples": 300, "max_length": 48}},
+        "ner_extractor": {"config": {"epochs": 1, "max_train_rows": 160, "max_length": 64}},
+    }
+}
+
+
+def run(defs, job, instance, **kwargs):
+    result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    return result
+
+
+def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_path):
+    defs = build_definitions(resources)
+    registry = ModelRegistry(resources["registry"].root)
+    with dg.instance_for_test() as instance:
+        for day in ("2026-11-01", "2026-11-02"):
+            assert run(defs, "ingest_job", instance, partition_key=day).success
+        assert run(defs, "datasets_job", instance).success
+
+        first = run(defs, "retrain_job", instance, run_config=SMALL)
+        assert first.success
+        checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
+        assert checks == {"classifier_not_worse_than_champion": True, "extractor_not_worse_than_champion": True}
+        champion = registry.champion("signal_classifier")
+        assert champion is not None and (champion.path / "onnx" / "model.int8.onnx").exists()
+        assert registry.champion("ner_extractor") is not None
+        onnx_meta = next(
+            e.event_specific_data.materialization.metadata
+            for e in first.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"
+            and e.event_specific_data.materialization.asset_key == dg.AssetKey("signal_classifier_onnx")
+        )
+        assert onnx_meta["int8_agreement"].value >= 0.995
+        reports = resources["lake"].lake().reports("signal_classifier")
+        assert (reports / f"{champion.version}.md").exists() and (reports / f"{champion.version}-confusion.png").exists()
+
+        served = DeployedSignalModels(resources["registry"].root)
+        pred = served.predict(["Long BTCUSDT @ 62000, SL 59000, Targets 64000/66000"])[0]
+        assert served.classifier_name == "onnx-int8" and pred["label"] in SIGNAL_CLASSES
+        assert pred["model"].startswith("onnx-int8@")
+
+        # A challenger must now beat the champion by a full point: impossible, so the blocking
+        # check fails, deployed_models does not run, and the champion stays.
+        strict = {**resources, "registry": ModelRegistryResource(root=resources["registry"].root, promotion_margin=-1.0)}
+        second = run(build_definitions(strict), "retrain_job", instance, run_config=SMALL)
+        assert not second.success
+        checks = {c.check_name: c.passed for c in second.get_asset_check_evaluations()}
+        assert checks["classifier_not_worse_than_champion"] is False
+        assert registry.champion("signal_classifier").version == champion.version
+        assert len(registry.list_versions("signal_classifier")) == 2
