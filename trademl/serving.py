@@ -88,43 +88,80 @@ class DeployedSignalModels:
         parts.append(f"ner@{self.extractor_version}" if self.extractor is not None else "rules-entities")
         return "+".join(parts)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict[str, Any]]:
-        """Gold-format predictions (label + the six fields) plus ``confidence`` and ``model``."""
+    def predict(self, texts: Sequence[str], batch_size: int = 64, mode: str = "auto") -> list[dict[str, Any]]:
+        """Gold-format predictions (label + the six fields) plus ``confidence`` and ``model``.
+
+        ``mode="model"``: the class from the deployed classifier; fields from the NER extractor,
+        the rule parser filling what it leaves empty. ``mode="auto"`` (the default): where the rule
+        parser reads a complete signal (direction, pair and a price level) its reading stands,
+        class and fields, and the models fill in; everywhere else the classifier decides the
+        class. ``model`` in each answer names what decided its class.
+        """
         from trademl.signals.parser import parse_signal
 
+        if mode not in ("auto", "model"):
+            raise ValueError(f"predict: mode must be 'auto' or 'model', not {mode!r}")
         texts = list(texts)
         parsed = [parse_signal(t) for t in texts]
         if self.classifier is not None:
             labelled = self.classifier.predict(texts, batch_size=batch_size)
+            source = self.classifier_name + (f"@{self.classifier_version}" if self.classifier_version else "")
         else:
-            labelled = [(p.label, 1.0) for p in parsed]
+            labelled, source = [(p.label, 1.0) for p in parsed], "rules"
         extracted = self.extractor.extract(texts) if self.extractor is not None else [None] * len(texts)
+        extractor = f"ner@{self.extractor_version}+rules" if self.extractor is not None else "rules"
         out = []
         for p, (label, confidence), ner in zip(parsed, labelled, extracted, strict=True):
-            fields = merge_fields(p.fields(), ner)
+            answered_by = source
+            if mode == "auto" and _complete_rule_signal(p):
+                # The rules are deterministic: their reading gets confidence 1 unless the
+                # classifier agrees, in which case its probability is the better estimate.
+                confidence = confidence if label == p.label else 1.0
+                label, answered_by = p.label, "rules"
+                fields = merge_fields(p.fields(), ner, prefer="rules")
+            else:
+                fields = merge_fields(p.fields(), ner, prefer="model" if mode == "model" else "rules")
             if label == NON_SIGNAL:
                 fields = {f: ([] if f in ("entry", "targets") else None) for f in SIGNAL_FIELDS}
             else:  # the class decides the side: SIGNAL_NONE states none
                 fields["side"] = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(label)
-            out.append({"label": label, "confidence": round(float(confidence), 4), "model": self.name, **fields})
+            out.append({"label": label, "confidence": round(float(confidence), 4), "model": answered_by,
+                        "extractor": extractor, **fields})
         return out
 
 
-def merge_fields(rules: dict[str, Any], ner: dict[str, Any] | None) -> dict[str, Any]:
-    """The NER model's fields, with the rule parser's where the model found nothing."""
+def _complete_rule_signal(parsed) -> bool:
+    return parsed.label in (SIGNAL_LONG, SIGNAL_SHORT) and bool(parsed.pair) and bool(
+        parsed.entry or parsed.targets or parsed.stop_loss is not None
+    )
+
+
+def merge_fields(rules: dict[str, Any], ner: dict[str, Any] | None, prefer: str = "rules") -> dict[str, Any]:
+    """Fields from the preferred reader, the other filling the fields it left empty."""
     if ner is None:
         return dict(rules)
+    first, second = (rules, ner) if prefer == "rules" else (ner, rules)
     merged = {}
     for field in SIGNAL_FIELDS:
-        value = ner.get(field)
-        empty = value is None or value == []
-        merged[field] = rules.get(field) if empty else value
+        value = first.get(field)
+        merged[field] = second.get(field) if value is None or value == [] else value
     return merged
 
 
-def load_deployed_extractor(models_root: str | os.PathLike) -> DeployedSignalModels:
-    """For ``eval-signals --extractor model``: the deployed models, or an error naming the root."""
-    return DeployedSignalModels(models_root, allow_rules=False)
+class DeployedExtractor:
+    """``eval-signals`` adapter: the deployed models in one prediction mode."""
+
+    def __init__(self, models: DeployedSignalModels, mode: str):
+        self.models, self.mode = models, mode
+        self.name = f"{mode}:{models.name}"
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        return self.models.predict(texts, mode=self.mode)
+
+
+def load_deployed_extractor(models_root: str | os.PathLike, mode: str = "model") -> DeployedExtractor:
+    """For ``eval-signals --extractor model|auto``: the deployed models, or an error naming the root."""
+    return DeployedExtractor(DeployedSignalModels(models_root, allow_rules=False), mode)
 
 
 def to_prediction_json(pred: dict[str, Any]) -> dict[str, Any]:
@@ -133,5 +170,6 @@ def to_prediction_json(pred: dict[str, Any]) -> dict[str, Any]:
         "label": pred["label"],
         "confidence": pred["confidence"],
         "model": pred["model"],
+        "extractor": pred["extractor"],
         "entities": {f: pred[f] for f in SIGNAL_FIELDS},
     }

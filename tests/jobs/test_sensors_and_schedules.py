@@ -60,6 +60,7 @@ def test_hourly_schedule_targets_todays_partition(resources):
 def test_public_surface_is_stable(resources):
     """Asset keys, jobs, schedules and sensors are what users and bots refer to: renames show here."""
     defs = build_definitions(resources)
+    dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
         "candles", "classification_dataset", "deployed_models", "human_labels", "llm_labels",

@@ -39,7 +39,7 @@ def get_extractor(kind: str, models_root: str | os.PathLike | None = None):
         load_deployed_extractor = None
     if load_deployed_extractor is not None:
         try:
-            return load_deployed_extractor(root)
+            return load_deployed_extractor(root, mode=kind)
         except TradeMLError:
             if kind == "model":
                 raise

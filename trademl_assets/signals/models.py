@@ -36,11 +36,11 @@ def _staging(lake: LakeResource, name: str) -> Path:
 class SignalClassifierConfig(dg.Config):
     """Fine-tuning settings (the UI launchpad can change them per run)."""
 
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 32
     max_length: int = 96
     learning_rate: float = 5e-5
-    max_train_examples: int | None = 4000
+    max_train_examples: int | None = 2000
     patience: int = 1
     use_lora: bool = False
 
@@ -125,11 +125,11 @@ def signal_classifier_onnx(
 class NerExtractorConfig(dg.Config):
     """Token-classification settings; NON_SIGNAL rows are subsampled to ``max_train_rows``."""
 
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 16
     learning_rate: float = 1e-4
-    max_length: int = 128
-    max_train_rows: int = 1500
+    max_length: int = 96
+    max_train_rows: int = 800
 
 
 @dg.asset(group_name="signals", deps=["ner_dataset"], kinds={"pytorch"}, op_tags=TRAINING_TAGS)
