@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
+import re
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
@@ -14,9 +16,15 @@ import pytest
 from PIL import Image
 
 from trademl.demo import DemoSummary, generate_demo_data, write_telegram_export_at_scale
-from trademl.demo.instruments import to_number
+from trademl.demo.instruments import (
+    SignalNumbers,
+    make_signal_numbers,
+    pick_instrument,
+    to_number,
+)
 from trademl.demo.labeling_store import LABELED_COLUMNS
-from trademl.demo.markup import plain_from_telegram
+from trademl.demo.markup import MessageText, plain_from_telegram
+from trademl.demo.signal_styles import STYLES
 from trademl.labels import ENTITY_LABELS, SIGNAL_CLASSES
 
 SMALL = {"days": 2, "messages_per_channel_per_day": 30}
@@ -291,3 +299,118 @@ def test_scale_writer_streams_valid_telegram_json(tmp_path: Path) -> None:
         )
         == 0
     )
+
+
+# --- signal styles: every style writes exact spans, SIGNAL_NONE states no direction -------------
+
+#: Words and emoji that state a direction; a SIGNAL_NONE message must carry none of them.
+_DIRECTION = re.compile(
+    r"(?i)(?<![^\W\d_])(?:buy|sell|long|short|bull\w*|bear\w*|лонг|шорт)(?![^\W\d_])"
+    r"|[↗↘⬆⬇📈📉🟢🔴🚀🔼🔽]"
+)
+#: A SIDE entity is one direction word (typos as channels type them: "lnog", "shrot").
+_SIDE_WORD = re.compile(r"(?i)buy|sell|long|short|lnog|shrot|лонг|шорт")
+_NEW_CHANNELS = (
+    "pip-hunters-fx",
+    "xau-sniper-desk",
+    "flag-fx-signals",
+    "sats-gems",
+    "perp-hunters",
+)
+
+
+def _composed(style: str, n: int = 120) -> list[tuple[MessageText, SignalNumbers, bool]]:
+    rng = random.Random(f"test/{style}")
+    spec = STYLES[style]
+    universe = {"btc_alts": "btc_alts", "forex": "forex", "fx_oneliner": "gold"}
+    out = []
+    for k in range(n):
+        numbers = make_signal_numbers(
+            rng,
+            pick_instrument(rng, universe.get(style, "fx" if style.startswith("fx") else "crypto")),
+            k % 4,
+            n_entries=rng.choice(spec.entries),
+            n_targets=rng.choice(spec.targets),
+            leverage=rng.random() < spec.leverage_p,
+            sides=spec.sides,
+        )
+        show = k % 3 != 0
+        out.append((spec.compose(numbers, rng, show), numbers, show))
+    return out
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_every_style_labels_exact_spans(style: str) -> None:
+    for body, numbers, show in _composed(style):
+        text = body.plain()
+        spans = body.spans()
+        for span in spans:
+            surface = text[span["start"] : span["end"]]
+            assert surface and surface == surface.strip(), (style, text, span)
+        got = [(lab, to_number(s)) for lab, s in body.labelled() if lab not in ("PAIR", "SIDE")]
+        want = [("ENTRY", to_number(v)) for v in numbers.entries]
+        want += [("TARGET", to_number(v)) for v in numbers.targets]
+        want += [("STOP_LOSS", to_number(numbers.stop_loss))]
+        want += [("LEVERAGE", float(numbers.leverage))] if numbers.leverage else []
+        assert sorted(got) == sorted(want), (style, text)
+        labels = [lab for lab, _ in body.labelled()]
+        assert "PAIR" in labels, (style, text)
+        sides = [s for lab, s in body.labelled() if lab == "SIDE"]
+        if show:
+            assert len(sides) == 1 and _SIDE_WORD.fullmatch(sides[0]), (style, text)
+        else:
+            assert not sides and _DIRECTION.search(text) is None, (style, text)
+
+
+def test_new_styles_write_the_generic_patterns() -> None:
+    texts = {s: [b.plain() for b, _, _ in _composed(s)] for s in STYLES}
+    patterns = {
+        "fx_terse": r"^(?:Buy|BUY|Sell|SELL)[^\n]* [A-Za-z/]{4,7}\n\d[\d.]*\n(?:Sl|SL|sl)",
+        "fx_oneliner": r"^\S+ (?:BUY|SELL) (?:NOW @|FROM) [\d.]+ SL =? ?[\d.]+ TP",
+        "fx_flags": r"🇺🇸.*[↗↘⬆⬇📈📉].*\n(?:.|\n)*❌(?:Sl|SL|S/L)(?:.|\n)*✅(?:Tp|TP)",
+        "fx_multi_tp": r"(?:Take profit|TP|Tp) 1: [\d.]+ \(\+\d+ (?:pips|pts|points)\)",
+        "btc_alts": r"#[A-Z]+/BTC (?:buy|Buy|BUY) 0\.0000\d+",
+        "perp_direction": r"^(?:Long|Short|LONG|SHORT|long|short) [#$][A-Z]+",
+    }
+    for style, pattern in patterns.items():
+        assert any(re.search(pattern, t) for t in texts[style]), style
+    fx = "\n".join(texts["fx_terse"] + texts["fx_flags"] + texts["fx_multi_tp"])
+    for marker in ("🇪🇺🇺🇸", "➖➖➖", "☑️", "S/L", "Stop loss", "Take profit 1", "GBPJPY", "US30"):
+        assert marker in fx or marker in "\n".join(texts["fx_oneliner"]), marker
+    # JPY crosses with 2-3 decimals, other majors 4-5
+    assert re.search(r"GBPJPY[^\n]*\n\d{3}\.\d{2,3}\n", fx) or re.search(r"\b19\d\.\d{2,3}\b", fx)
+    assert re.search(r"\b[01]\.\d{5}\b", fx) and re.search(r"\b[01]\.\d{4}\b", fx)
+
+
+def test_new_channels_post_signals_and_lookalikes(answers: list[dict]) -> None:
+    by_slug: dict[str, Counter] = {}
+    for a in answers:
+        by_slug.setdefault(a["export_path"].split("/")[1], Counter())[a["label"]] += 1
+    for slug in _NEW_CHANNELS:
+        counts = by_slug[slug]
+        assert counts["SIGNAL_LONG"] + counts["SIGNAL_SHORT"] > 0 and counts["NON_SIGNAL"] > 0, slug
+    pairs = {a["pair"] for a in answers if a["pair"]}
+    assert {"GBPJPY", "USDCAD"} & pairs and any(p.endswith("BTC") for p in pairs)
+    # NON_SIGNAL look-alikes that name an instrument and give a number: results, stop moves, levels
+    pair_re = re.compile(r"(?:EUR|GBP|USD|AUD|NZD|XAU)[A-Z]{3}|GOLD|Gold|US30|NAS100|#?[A-Z]{2,5}/")
+    lookalikes = [
+        a["text"]
+        for a in answers
+        if a["label"] == "NON_SIGNAL" and pair_re.search(a["text"]) and re.search(r"\d", a["text"])
+    ]
+    assert len(lookalikes) >= 80
+    joined = "\n".join(a["text"] for a in answers if a["label"] == "NON_SIGNAL")
+    for marker in (
+        r"\+\d+ pips",
+        r"(?i)(?:SL|stop\w*) (?:to|still)",
+        r"(?i)support",
+        r"\d+ wins \d+ losses",
+    ):
+        assert re.search(marker, joined), marker
+
+
+def test_signal_none_answers_state_no_direction(answers: list[dict]) -> None:
+    none = [a for a in answers if a["label"] == "SIGNAL_NONE"]
+    assert none
+    for a in none:
+        assert a["side"] is None and _DIRECTION.search(a["text"]) is None, a["text"]

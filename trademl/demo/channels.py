@@ -41,6 +41,19 @@ CHANNELS: tuple[Channel, ...] = (
         "satoshi-street-calls", "Satoshi Street Calls", "telegram", ("casual_cashtag", "terse")
     ),
     Channel(
+        "pip-hunters-fx", "PipHunters FX 📊", "telegram", ("fx_terse", "fx_multi_tp"), universe="fx"
+    ),
+    Channel(
+        "xau-sniper-desk",
+        "XAU Sniper Desk",
+        "telegram",
+        ("fx_oneliner", "fx_terse"),
+        universe="gold",
+    ),
+    Channel("flag-fx-signals", "Flag FX Signals 🌍", "telegram", ("fx_flags",), universe="fx"),
+    Channel("sats-gems", "Sats Gems 💎 BTC pairs", "telegram", ("btc_alts",), universe="btc_alts"),
+    Channel("perp-hunters", "Perp Hunters ⚔️", "telegram", ("perp_direction", "terse")),
+    Channel(
         "signals",
         "signals",
         "discord",
@@ -60,7 +73,7 @@ CHANNELS: tuple[Channel, ...] = (
         "gold-calls",
         "gold-calls",
         "discord",
-        ("forex",),
+        ("forex", "fx_oneliner"),
         universe="forex",
         guild="FX Pips Lounge",
         topic="XAUUSD and majors",
@@ -150,6 +163,7 @@ def compose(
         n_entries=rng.choice(style.entries),
         n_targets=rng.choice(style.targets),
         leverage=rng.random() < style.leverage_p,
+        sides=style.sides,
     )
     return style.compose(numbers, rng, kind == "signal"), numbers
 

@@ -1,7 +1,8 @@
 """Everything in a signal channel that is not a new signal: chatter, news, ads, updates, results.
 
 All of it is NON_SIGNAL, and much of it names pairs and numbers on purpose (news, "TP1 hit"), so a
-classifier has to learn more than "has a coin and a price".
+classifier has to learn more than "has a coin and a price". English channels also post the
+look-alikes of :mod:`lookalikes` (results with pips, stop moves, levels to watch, recaps).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 import random
 
 from trademl.demo.instruments import CRYPTO, Instrument, SignalNumbers, pick_instrument
+from trademl.demo.lookalikes import lookalike
 from trademl.demo.markup import MessageText
 
 _GREETINGS_EN = (
@@ -96,7 +98,9 @@ _CHAT_RU = (
 
 
 def _fill(template: str, rng: random.Random, inst: Instrument) -> str:
-    level = round(inst.price * rng.uniform(0.97, 1.03), 2 - math.floor(math.log10(inst.price)))
+    decimals = 2 - math.floor(math.log10(inst.price))
+    level = round(inst.price * rng.uniform(0.97, 1.03), decimals)
+    decimals = max(decimals, 0)  # fixed-point: sat-priced alts must not print as 4.1e-06
     return template.format(
         b=inst.base,
         x=rng.uniform(0.3, 3.5),
@@ -104,14 +108,24 @@ def _fill(template: str, rng: random.Random, inst: Instrument) -> str:
         p=rng.choice((12, 25, 30, 50)),
         g=rng.randint(4, 40),
         k=rng.randint(1, 20),
-        lvl=f"{level:g}",
-        lvl2=f"{level * 1.05:g}",
+        lvl=f"{level:.{decimals}f}",
+        lvl2=f"{level * 1.05:.{decimals}f}",
     )
 
 
+#: Share of English chatter that is a look-alike; FX rooms talk levels and pips more than crypto.
+_LOOKALIKE_CHAT_P = {"crypto": 0.3, "btc_alts": 0.3, "forex": 0.45, "fx": 0.55, "gold": 0.55}
+_FX_UNIVERSES = ("forex", "fx", "gold")
+
+
 def chatter(rng: random.Random, lang: str, universe: str) -> MessageText:
-    """A greeting, question, news item, promo or plain talk."""
+    """A greeting, question, news item, promo, plain talk or a look-alike with levels."""
     inst = pick_instrument(rng, universe) if universe != "crypto" else rng.choice(CRYPTO[:5])
+    if lang != "ru" and rng.random() < _LOOKALIKE_CHAT_P.get(universe, 0.3):
+        kinds = ("analysis", "news", "question", "recap", "ad")
+        return MessageText().add(lookalike(rng, inst, pick_instrument(rng, universe), kinds))
+    if universe in _FX_UNIVERSES:  # crypto news and exchange questions make no sense here
+        return MessageText().add(rng.choice(_GREETINGS_EN + _CHAT_EN))
     pools = (
         (_GREETINGS_RU, _QUESTIONS_RU, _NEWS_RU, _ADS_RU, _CHAT_RU)
         if lang == "ru"
@@ -156,12 +170,16 @@ def update(
 ) -> MessageText:
     """A follow-up on an earlier signal: target hit, stop moved, closed, cancelled."""
     inst = about.instrument if about else pick_instrument(rng, universe)
+    if lang != "ru" and rng.random() < (0.5 if inst.kind == "crypto" else 0.75):
+        kinds = ("result", "manage")
+        return MessageText().add(lookalike(rng, inst, pick_instrument(rng, universe), kinds))
     price = about.targets[0] if about else f"{inst.price:g}"
     template = rng.choice(_UPDATES_RU if lang == "ru" else _UPDATES_EN)
     if inst.kind == "crypto":
         pair_text = rng.choice((f"#{inst.base}/{inst.quote}", inst.symbol, inst.base))
     else:
         pair_text = "GOLD" if inst.symbol == "XAUUSD" else inst.symbol
+        template = template.replace("{b}", "{pair}").replace(" with {lev}x", "")
     text = template.format(
         k=rng.randint(1, len(about.targets) if about else 3),
         pct=round(rng.uniform(3, 120), 1),

@@ -17,6 +17,8 @@ class Instrument:
     decimals: int
     target_step: float  # relative distance between successive targets
     kind: str = "crypto"
+    #: other decimal counts desks write the price with (gold 2650 / 2650.5 / 2650.45)
+    alt_decimals: tuple[int, ...] = ()
 
 
 CRYPTO: tuple[Instrument, ...] = (
@@ -31,12 +33,43 @@ CRYPTO: tuple[Instrument, ...] = (
     Instrument("ADAUSDT", "ADA", "USDT", 0.452, 4, 0.02),
 )
 FOREX: tuple[Instrument, ...] = (
-    Instrument("XAUUSD", "XAU", "USD", 2_650.0, 1, 0.004, "metal"),
-    Instrument("EURUSD", "EUR", "USD", 1.0850, 4, 0.002, "forex"),
-    Instrument("GBPUSD", "GBP", "USD", 1.2710, 4, 0.002, "forex"),
-    Instrument("USDJPY", "USD", "JPY", 151.20, 2, 0.002, "forex"),
+    Instrument("XAUUSD", "XAU", "USD", 2_650.0, 1, 0.004, "metal", (2, 0)),
+    Instrument("EURUSD", "EUR", "USD", 1.0850, 4, 0.002, "forex", (5,)),
+    Instrument("GBPUSD", "GBP", "USD", 1.2710, 4, 0.002, "forex", (5,)),
+    Instrument("USDJPY", "USD", "JPY", 151.20, 2, 0.002, "forex", (3,)),
 )
-BY_SYMBOL: dict[str, Instrument] = {i.symbol: i for i in CRYPTO + FOREX}
+#: Crosses, commodity currencies and index CFDs the wider FX channels also call.
+FX_MORE: tuple[Instrument, ...] = (
+    Instrument("GBPJPY", "GBP", "JPY", 193.40, 3, 0.0025, "forex", (2,)),
+    Instrument("EURJPY", "EUR", "JPY", 163.20, 3, 0.0025, "forex", (2,)),
+    Instrument("USDCAD", "USD", "CAD", 1.3950, 4, 0.002, "forex", (5,)),
+    Instrument("AUDUSD", "AUD", "USD", 0.6540, 4, 0.002, "forex", (5,)),
+    Instrument("NZDUSD", "NZD", "USD", 0.5910, 4, 0.002, "forex", (5,)),
+    Instrument("USDCHF", "USD", "CHF", 0.8820, 4, 0.002, "forex", (5,)),
+    Instrument("EURGBP", "EUR", "GBP", 0.8360, 4, 0.0015, "forex", (5,)),
+    Instrument("US30", "US30", "", 44_150.0, 0, 0.003, "index", (1,)),
+    Instrument("NAS100", "NAS100", "", 20_850.0, 1, 0.004, "index", (0,)),
+)
+#: Altcoins quoted in bitcoin, as spot "gem" channels call them (prices of a few hundred sats).
+BTC_ALTS: tuple[Instrument, ...] = (
+    Instrument("ENJBTC", "ENJ", "BTC", 0.00000412, 8, 0.05),
+    Instrument("XLMBTC", "XLM", "BTC", 0.00000389, 8, 0.05),
+    Instrument("ADABTC", "ADA", "BTC", 0.00000548, 8, 0.045),
+    Instrument("LINKBTC", "LINK", "BTC", 0.0002146, 7, 0.04),
+    Instrument("DOTBTC", "DOT", "BTC", 0.0000612, 7, 0.045),
+    Instrument("MANABTC", "MANA", "BTC", 0.00000531, 8, 0.06),
+    Instrument("TRXBTC", "TRX", "BTC", 0.00000271, 8, 0.06),
+    Instrument("ETHBTC", "ETH", "BTC", 0.03780, 5, 0.02),
+)
+BY_SYMBOL: dict[str, Instrument] = {i.symbol: i for i in CRYPTO + FOREX + FX_MORE + BTC_ALTS}
+
+#: Instrument pools and weights per channel universe ("crypto" uses CRYPTO_WEIGHTS).
+UNIVERSES: dict[str, tuple[tuple[Instrument, ...], tuple[int, ...]]] = {
+    "forex": (FOREX, (45, 25, 15, 15)),
+    "fx": (FOREX + FX_MORE, (30, 14, 9, 8, 9, 4, 6, 7, 4, 3, 2, 3, 3)),
+    "gold": ((FOREX[0], FX_MORE[7], FX_MORE[8], FOREX[1], FX_MORE[0]), (62, 12, 12, 8, 6)),
+    "btc_alts": (BTC_ALTS, (14, 12, 14, 12, 12, 12, 10, 14)),
+}
 
 #: How often each crypto is called, roughly as desks see it (majors dominate).
 CRYPTO_WEIGHTS: tuple[int, ...] = (30, 22, 12, 8, 6, 6, 5, 6, 5)
@@ -64,9 +97,8 @@ def to_number(surface: str) -> float:
 
 
 def pick_instrument(rng: random.Random, universe: str) -> Instrument:
-    if universe == "forex":
-        return rng.choices(FOREX, weights=(45, 25, 15, 15))[0]
-    return rng.choices(CRYPTO, weights=CRYPTO_WEIGHTS)[0]
+    pool, weights = UNIVERSES.get(universe, (CRYPTO, CRYPTO_WEIGHTS))
+    return rng.choices(pool, weights=weights)[0]
 
 
 def reference_price(instrument: Instrument, day_index: int, rng: random.Random) -> float:
@@ -83,10 +115,13 @@ def make_signal_numbers(
     n_entries: int,
     n_targets: int,
     leverage: bool,
+    sides: tuple[str, ...] = ("LONG", "SHORT"),
 ) -> SignalNumbers:
-    side = rng.choice(("LONG", "SHORT"))
+    side = rng.choice(sides)
     sign = 1.0 if side == "LONG" else -1.0
     d = instrument.decimals
+    if instrument.alt_decimals and rng.random() < 0.35:
+        d = rng.choice(instrument.alt_decimals)
     if instrument.kind == "crypto" and instrument.price > 1_000 and rng.random() < 0.5:
         d = 0  # big-ticket coins are often quoted in whole dollars
     entry = reference_price(instrument, day_index, rng)

@@ -1,52 +1,32 @@
 """How each kind of channel writes a new trade signal, with every entity labelled as it is written.
 
-A style is a function ``(numbers, rng, show_side) -> MessageText``; with ``show_side`` False it
-writes the same signal without stating the direction (a SIGNAL_NONE message).
+The crypto and first forex styles live here; the wider FX/gold styles in :mod:`fx_styles` and the
+BTC-quoted and perpetual-futures styles in :mod:`perp_styles` (the contract: :mod:`style_kit`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from trademl.demo.instruments import Instrument, SignalNumbers, to_number, with_thousands
+from trademl.demo.fx_styles import FX_STYLES
+from trademl.demo.instruments import SignalNumbers, to_number, with_thousands
 from trademl.demo.markup import MessageText, Piece
+from trademl.demo.perp_styles import PERP_STYLES
+from trademl.demo.style_kit import Compose, SignalStyle, add_side
+from trademl.demo.style_kit import numbers as _numbers
+from trademl.demo.style_kit import pair_hashtag as _pair_hashtag
+from trademl.demo.style_kit import side_word as _side
 
-Compose = Callable[[SignalNumbers, random.Random, bool], MessageText]
-
-
-@dataclass(frozen=True)
-class SignalStyle:
-    """A writing style plus the shape of the signals it writes."""
-
-    compose: Compose
-    entries: tuple[int, ...] = (1,)  # choices for the number of entry prices
-    targets: tuple[int, ...] = (1, 2, 3)  # choices for the number of targets
-    leverage_p: float = 0.0  # probability the signal states leverage
-
-
-def _pair_hashtag(b: MessageText, inst: Instrument, sep: str = "/") -> None:
-    # Telegram's hashtag entity stops at "/", so "#SOL/USDT" is a hashtag plus plain text
-    b.add_formatted("hashtag", "#", Piece(inst.base, "PAIR"))
-    b.add(f"{sep}{inst.quote}", "PAIR", joined=True)
-
-
-def _numbers(
-    b: MessageText, values: tuple[str, ...], label: str, sep: str, big: bool = False
-) -> None:
-    for k, v in enumerate(values):
-        if k:
-            b.add(sep)
-        b.add(with_thousands(v) if big and to_number(v) >= 1000 else v, label)
-
-
-def _side(side: str, words: dict[str, tuple[str, ...]], rng: random.Random) -> str:
-    return rng.choice(words[side])
+__all__ = ["STYLES", "Compose", "SignalStyle"]
 
 
 def rocket_emoji(n: SignalNumbers, rng: random.Random, show_side: bool) -> MessageText:
-    fire = rng.choice(("🚀🚀🚀", "🔥🔥", "💎💎", "⚡️⚡️", "🟢🟢" if n.side == "LONG" else "🔴🔴"))
+    if show_side:
+        fire = rng.choice(
+            ("🚀🚀🚀", "🔥🔥", "💎💎", "⚡️⚡️", "🟢🟢" if n.side == "LONG" else "🔴🔴")
+        )
+    else:  # colored dots and rockets state a direction as much as the word does
+        fire = rng.choice(("🔥🔥", "💎💎", "⚡️⚡️", "📣📣"))
     b = MessageText().add(f"{fire} ")
     _pair_hashtag(b, n.instrument)
     if show_side:
@@ -59,7 +39,8 @@ def rocket_emoji(n: SignalNumbers, rng: random.Random, show_side: bool) -> Messa
     b.add("🛑 Stop: ").add(n.stop_loss, "STOP_LOSS")
     if n.leverage:
         b.add("\n⚡️ Leverage: ").add(str(n.leverage), "LEVERAGE").add("x")
-    b.add(rng.choice(("\n\n💎 Use 2-3% of your portfolio 💎", "\n\n🚀 LFG 🚀🚀", "", "\n\n✅✅✅")))
+    outro = ("\n\n💎 Use 2-3% of your portfolio 💎", "\n\n🚀 LFG 🚀🚀", "", "\n\n✅✅✅")
+    b.add(rng.choice(outro if show_side else outro[::2]))
     return b
 
 
@@ -174,7 +155,7 @@ def forex(n: SignalNumbers, rng: random.Random, show_side: bool) -> MessageText:
     if variant == 1:
         b.add(f"{_FLAGS[inst.base]}{_FLAGS[inst.quote]} ").add(pair, "PAIR", fmt="bold")
         if show_side:
-            b.add(" ").add(_side(n.side, _FX_SIDE, rng), "SIDE")
+            add_side(b.add(" "), _side(n.side, _FX_SIDE, rng))
         b.add(" NOW ")
         _numbers(b, n.entries, "ENTRY", " - ")
         for k, t in enumerate(n.targets, 1):
@@ -182,7 +163,7 @@ def forex(n: SignalNumbers, rng: random.Random, show_side: bool) -> MessageText:
         return b.add("\n❌ SL ").add(n.stop_loss, "STOP_LOSS")
     b.add(pair, "PAIR")
     if show_side:
-        b.add(" ").add(_side(n.side, _FX_SIDE, rng), "SIDE")
+        add_side(b.add(" "), _side(n.side, _FX_SIDE, rng))
     b.add("\nEntry: ")
     _numbers(b, n.entries, "ENTRY", " / ")
     b.add("\nTake profit: ")
@@ -248,4 +229,6 @@ STYLES: dict[str, SignalStyle] = {
     "forex": SignalStyle(forex, (1, 1, 2), (1, 2, 3), 0.0),
     "russian": SignalStyle(russian, (1, 2), (2, 3, 4), 0.5),
     "casual_cashtag": SignalStyle(casual_cashtag, (1, 2), (1, 2, 3), 0.3),
+    **FX_STYLES,
+    **PERP_STYLES,
 }
