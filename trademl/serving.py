@@ -93,9 +93,10 @@ class DeployedSignalModels:
 
         ``mode="model"``: the class from the deployed classifier; fields from the NER extractor,
         the rule parser filling what it leaves empty. ``mode="auto"`` (the default): where the rule
-        parser reads a complete signal (direction, pair and a price level) its reading stands,
-        class and fields, and the models fill in; everywhere else the classifier decides the
-        class. ``model`` in each answer names what decided its class.
+        parser reads a stated direction for a named pair its class stands; everywhere else (no
+        direction word, chatter, updates, styles it does not know) the classifier decides, and the
+        fields come from the parser with the NER extractor filling what it leaves empty. ``model`` in each
+        answer names what decided its class.
         """
         from trademl.signals.parser import parse_signal
 
@@ -113,12 +114,14 @@ class DeployedSignalModels:
         out = []
         for p, (label, confidence), ner in zip(parsed, labelled, extracted, strict=True):
             answered_by = source
-            if mode == "auto" and _complete_rule_signal(p):
+            if mode == "auto" and _rules_confident(p):
                 # The rules are deterministic: their reading gets confidence 1 unless the
                 # classifier agrees, in which case its probability is the better estimate.
                 confidence = confidence if label == p.label else 1.0
                 label, answered_by = p.label, "rules"
-                fields = merge_fields(p.fields(), ner, prefer="rules")
+                # Its fields stand too: on channels the NER model never saw, letting it fill the
+                # gaps of a reading the parser completed adds more wrong values than right ones.
+                fields = p.fields()
             else:
                 fields = merge_fields(p.fields(), ner, prefer="model" if mode == "model" else "rules")
             if label == NON_SIGNAL:
@@ -130,10 +133,11 @@ class DeployedSignalModels:
         return out
 
 
-def _complete_rule_signal(parsed) -> bool:
-    return parsed.label in (SIGNAL_LONG, SIGNAL_SHORT) and bool(parsed.pair) and bool(
-        parsed.entry or parsed.targets or parsed.stop_loss is not None
-    )
+def _rules_confident(parsed) -> bool:
+    """The parser read a stated direction for a named pair: "GOLD BUY NOW" is a signal even with
+    no level, and on real channels the parser is right about such messages far more often than a
+    classifier trained on other channels (see the issue notes for the figures)."""
+    return parsed.label in (SIGNAL_LONG, SIGNAL_SHORT) and bool(parsed.pair)
 
 
 def merge_fields(rules: dict[str, Any], ner: dict[str, Any] | None, prefer: str = "rules") -> dict[str, Any]:

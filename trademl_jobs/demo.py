@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import sys
 import time
-import dagster as dg
+from pathlib import Path
 
+import dagster as dg
+import pandas as pd
+
+from trademl.errors import TradeMLError
 from trademl.ingest.inbox import days_in_files
+from trademl.signals.datasets import text_key
+from trademl.signals.evaluation import load_gold, score_signals
+from trademl.signals.extractors import get_extractor
 from trademl_jobs.definitions import defs
 from trademl_resources import trademl_home
 
-
 #: Console logs at INFO: warnings and per-epoch training lines; step-level events stay in the UI.
-QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+RUN_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def _partitions_with_data() -> list[str]:
@@ -26,14 +32,13 @@ def _partitions_with_data() -> list[str]:
 def run_demo() -> int:
     instance = dg.DagsterInstance.get()
     home = trademl_home()
-    inbox = home / "demo_data"
     started = time.monotonic()
     days = _partitions_with_data()
     ingest = defs.resolve_job_def("ingest_job")
     for day in days:
         t0 = time.monotonic()
         result = ingest.execute_in_process(
-            instance=instance, partition_key=day, raise_on_error=False, run_config=QUIET
+            instance=instance, partition_key=day, raise_on_error=False, run_config=RUN_LOGS
         )
         print(f"ingest_job {day}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
         if not result.success:
@@ -41,33 +46,42 @@ def run_demo() -> int:
     for job_name in ("datasets_job", "retrain_job"):
         t0 = time.monotonic()
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET
+            instance=instance, raise_on_error=False, run_config=RUN_LOGS
         )
         print(f"{job_name}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
         if not result.success:
             return 1
 
-    from trademl.signals.evaluation import load_gold, score_signals
-    from trademl.signals.extractors import get_extractor
+    print_headlines(home, instance.root_directory, time.monotonic() - started)
+    print("\nsee it in the UI: make ui  (http://127.0.0.1:3000)")
+    return 0
 
-    lake = home / "lake"
-    print(f"\nwhole graph materialized in {time.monotonic() - started:.0f} s; runs are in {instance.root_directory}")
+
+def print_headlines(home: Path, runs_dir: str, seconds: float) -> None:
+    """Where everything is, and how the deployed models and the rules score on held-out messages."""
+    lake, inbox = home / "lake", home / "demo_data"
+    print(f"\nwhole graph materialized in {seconds:.0f} s; runs are in {runs_dir}")
     print(f"lake:      {lake.resolve()}")
     print(f"exports:   {(lake / 'exports').resolve()}")
     print(f"quarantine:{(lake / 'quarantine').resolve()}")
-    gold = load_gold(inbox / "answers.jsonl")
-    extractors = [get_extractor("rules"), get_extractor("auto")]
-    if extractors[1].name == "rules":
-        extractors.pop()
-    for extractor in extractors:
+    print(f"models:    {(lake / 'models').resolve()}  (trademl models list)")
+    print(f"reports:   {(lake / 'reports').resolve()}")
+    # Score on the held-out test split only: the models trained on the rest of the answer file.
+    exported = pd.read_csv(lake / "exports" / "classification_data.csv", keep_default_na=False)
+    held_out = {text_key(t) for t in exported.loc[exported["split"] == "test", "text"]}
+    gold = [g for g in load_gold(inbox / "answers.jsonl") if text_key(g["text"]) in held_out]
+    for kind in ("rules", "model", "auto"):
+        try:
+            extractor = get_extractor(kind)
+        except TradeMLError as exc:
+            print(f"{kind:>6}: {exc}")
+            continue
         m = score_signals(gold, extractor.predict([g["text"] for g in gold]))
         print(
-            f"{extractor.name:>8} on the demo answer file ({m['n']} messages): "
+            f"{kind:>6} on the held-out demo test split ({m['n']} messages): "
             f"accuracy {m['classification']['accuracy']:.3f}, macro-F1 {m['classification']['macro_f1']:.3f}, "
-            f"field micro-F1 {m['extraction']['micro_f1']:.3f}"
+            f"field micro-F1 {m['extraction']['micro_f1']:.3f}  [{extractor.name}]"
         )
-    print("\nsee it in the UI: make ui  (http://127.0.0.1:3000)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -259,7 +259,8 @@ class NerExtractor:
                 "(train_ner writes it)"
             )
         manifest = json.loads(manifest_path.read_text())
-        model = AutoModelForTokenClassification.from_pretrained(path)
+        with quiet_transformers():
+            model = AutoModelForTokenClassification.from_pretrained(path)
         if device:
             model.to(device)
         config = manifest.get("config", {})

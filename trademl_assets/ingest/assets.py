@@ -10,7 +10,7 @@ from trademl.ingest.market import (
     read_market_features,
     read_social_posts,
 )
-from trademl.ingest.partitions import IngestStats
+from trademl.ingest.partitions import UNDATED, IngestStats
 from trademl.ingest.sources import ingest_messages, iter_messages
 from trademl_assets.partitions import daily_partitions
 from trademl_resources import LakeResource, MarketSourcesResource, MessageSourcesResource
@@ -22,11 +22,14 @@ def ingest_result(
     """Materialization metadata for one ingested partition; warns when rows were quarantined."""
     part = stats.partitions[context.partition_key]
     quarantine = lake.lake().quarantine(asset, context.partition_key)
-    if part.quarantined or stats.undated_quarantined:
+    if part.quarantined:
         context.log.warning(
-            f"{asset}: {part.quarantined:,} of {part.rows_in:,} rows quarantined "
-            f"({dict(stats.reasons)}), plus {stats.undated_quarantined:,} with no readable date; "
-            f"see {quarantine}"
+            f"{asset}: {part.quarantined:,} of {part.rows_in:,} rows quarantined; see {quarantine}"
+        )
+    if stats.undated_quarantined:
+        context.log.warning(
+            f"{asset}: {stats.undated_quarantined:,} source rows have no readable date (no day to "
+            f"file them under); see {lake.lake().quarantine(asset, UNDATED)}"
         )
     assert part.rows_in == part.accepted + part.quarantined + part.duplicates
     return dg.MaterializeResult(
