@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +49,16 @@ def export_datasets(
     *,
     validation_fraction: float = 0.1,
     test_fraction: float = 0.1,
+    workers: int | None = None,
+    chunk_rows: int = 20_000,
 ) -> ExportStats:
-    """Stream ``rule_labels`` partition files (oldest first) into the two training files."""
+    """Stream ``rule_labels`` partition files (oldest first) into the two training files.
+
+    One partition is in memory at a time (sorted by date), converted to Python objects
+    ``chunk_rows`` at a time; the NER lines of large exports are rendered in ``workers`` processes.
+    """
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
     if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
         raise ValueError(
             f"split fractions validation={validation_fraction}, test={test_fraction} must be in [0, 1) and sum below 1"
@@ -65,52 +75,76 @@ def export_datasets(
     stats = ExportStats()
     seen: set[bytes] = set()
     index = 0
-    with atomic_path(classification_csv) as csv_tmp, atomic_path(ner_jsonl) as ner_tmp:
-        with open(csv_tmp, "w", newline="", encoding="utf-8") as cfh, open(ner_tmp, "w", encoding="utf-8") as nfh:
-            writer = csv.writer(cfh)
-            writer.writerow(("text", "label", "split"))
-            dumps = json.dumps
-            for path in files:
-                table = pq.read_table(path, columns=["date", "text", "label", "entities"])
-                table = table.take(pc.sort_indices(table, sort_keys=[("date", "ascending")]))
-                dates = table.column("date")
-                for i, (text, label, ents) in enumerate(
-                    zip(
-                        table.column("text").to_pylist(),
-                        table.column("label").to_pylist(),
-                        table.column("entities").to_pylist(),
-                        strict=True,
-                    )
-                ):
-                    split = "train" if index < train_end else "validation" if index < val_end else "test"
-                    if split not in stats.split_start:
-                        stats.split_start[split] = dates[i].as_py().isoformat()
-                    index += 1
-                    stats.rows_in += 1
-                    key = text_key(text)
-                    if key in seen:
-                        stats.duplicates_dropped += 1
-                        continue
-                    seen.add(key)
-                    stats.per_split[split] += 1
-                    stats.per_label[split][label] += 1
-                    writer.writerow((text, label, split))
-                    spans = [(e["start"], e["end"], e["label"]) for e in ents]
-                    tokens = word_tokens(text)
-                    for _, _, lab in spans:
-                        stats.entities[lab] += 1
-                    nfh.write(
-                        dumps(
-                            {
-                                "text": text,
-                                "entities": [{"start": s, "end": e, "label": lab} for s, e, lab in spans],
-                                "tokens": [t for t, _, _ in tokens],
-                                "tags": bio_tags(tokens, spans),
-                                "label": label,
-                                "split": split,
-                            },
-                            ensure_ascii=False,
-                        )
-                    )
-                    nfh.write("\n")
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and total > 4 * chunk_rows else None
+    pending = []  # NER lines rendered in worker processes, written in order
+    try:
+        with atomic_path(classification_csv) as csv_tmp, atomic_path(ner_jsonl) as ner_tmp:
+            with open(csv_tmp, "w", newline="", encoding="utf-8") as cfh, open(ner_tmp, "w", encoding="utf-8") as nfh:
+                writer = csv.writer(cfh)
+                writer.writerow(("text", "label", "split"))
+                for path in files:
+                    table = pq.read_table(path, columns=["date", "text", "label", "entities"])
+                    table = table.take(pc.sort_indices(table, sort_keys=[("date", "ascending")]))
+                    for offset in range(0, table.num_rows, chunk_rows):
+                        part = table.slice(offset, chunk_rows)
+                        kept = []
+                        dates = part.column("date")
+                        for i, (text, label, ents) in enumerate(
+                            zip(
+                                part.column("text").to_pylist(),
+                                part.column("label").to_pylist(),
+                                part.column("entities").to_pylist(),
+                                strict=True,
+                            )
+                        ):
+                            split = "train" if index < train_end else "validation" if index < val_end else "test"
+                            if split not in stats.split_start:
+                                stats.split_start[split] = dates[i].as_py().isoformat()
+                            index += 1
+                            stats.rows_in += 1
+                            key = text_key(text)
+                            if key in seen:
+                                stats.duplicates_dropped += 1
+                                continue
+                            seen.add(key)
+                            stats.per_split[split] += 1
+                            stats.per_label[split][label] += 1
+                            for ent in ents:
+                                stats.entities[ent["label"]] += 1
+                            kept.append((text, label, ents, split))
+                        writer.writerows((text, label, split) for text, label, _, split in kept)
+                        if pool is None:
+                            nfh.write(ner_lines(kept))
+                        else:
+                            pending.append(pool.submit(ner_lines, kept))
+                            while len(pending) > 2 * workers:
+                                nfh.write(pending.pop(0).result())
+                while pending:
+                    nfh.write(pending.pop(0).result())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return stats
+
+
+def ner_lines(rows: list[tuple[str, str, list[dict], str]]) -> str:
+    """JSON lines of ``ner_data.jsonl`` for ``(text, label, entities, split)`` rows."""
+    out = []
+    dumps = json.dumps
+    for text, label, ents, split in rows:
+        spans = [(e["start"], e["end"], e["label"]) for e in ents]
+        tokens = word_tokens(text)
+        out.append(
+            dumps(
+                {
+                    "text": text,
+                    "entities": [{"start": s, "end": e, "label": lab} for s, e, lab in spans],
+                    "tokens": [t for t, _, _ in tokens],
+                    "tags": bio_tags(tokens, spans),
+                    "label": label,
+                    "split": split,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return "\n".join(out) + "\n" if out else ""

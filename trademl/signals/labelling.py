@@ -61,7 +61,7 @@ def _parse_chunk(texts: list[str]) -> dict[str, list]:
 
 
 def label_messages(
-    messages: pa.Table, *, workers: int = 1, chunk_size: int = 20_000
+    messages: pa.Table, *, workers: int = 1, chunk_size: int = 12_500
 ) -> tuple[pa.Table, Counter]:
     """``messages`` (raw_messages columns) with the rule parser's columns added, and class counts."""
     texts = messages.column("text").to_pylist()
@@ -83,12 +83,24 @@ def label_messages(
     return table, Counter(parsed["label"])
 
 
-def label_partition(src: Path, dst: Path, *, workers: int | None = None) -> Counter:
-    """Rule-label one ``raw_messages`` partition file into one ``rule_labels`` file (atomic)."""
-    messages = pq.read_table(src)
+def label_partition(
+    src: Path, dst: Path, *, workers: int | None = None, batch_rows: int = 50_000
+) -> Counter:
+    """Rule-label one ``raw_messages`` partition file into one ``rule_labels`` file (atomic).
+
+    Streams ``batch_rows`` messages at a time, so memory is bounded by the batch, not the day.
+    """
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    table, counts = label_messages(messages, workers=workers)
+    counts: Counter = Counter()
+    source = pq.ParquetFile(src)
     with atomic_path(dst) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        writer = pq.ParquetWriter(tmp, RULE_LABELS_SCHEMA, compression="zstd")
+        try:
+            for batch in source.iter_batches(batch_size=batch_rows):
+                table, batch_counts = label_messages(pa.Table.from_batches([batch]), workers=workers)
+                writer.write_table(table)
+                counts.update(batch_counts)
+        finally:
+            writer.close()
     return counts
