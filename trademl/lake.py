@@ -76,6 +76,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``target`` atomically and durably (fsync before the rename)."""
     with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
     return Path(target)

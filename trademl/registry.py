@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from trademl.errors import TradeMLError
+from trademl.lake import atomic_write_text
 
 MANIFEST = "manifest.json"
 CHAMPION = "champion.json"
@@ -343,13 +343,4 @@ def _read_json(path: Path, name: str) -> dict[str, Any]:
 
 
 def _atomic_write_json(target: Path, value: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(value, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(value, indent=2))

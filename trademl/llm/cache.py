@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from trademl.lake import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +127,4 @@ def _read_shard(path: Path) -> Iterable[dict[str, Any]]:
 
 
 def _write_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jsonl")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
