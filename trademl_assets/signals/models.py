@@ -176,10 +176,10 @@ def ner_extractor(
             "path": str(registry.registry().get("ner_extractor", version).path)}
 
 
-def test_rows(lake: LakeResource) -> list[dict]:
+def ner_test_rows(lake: LakeResource) -> list[dict]:
     return [r for r in load_ner_rows(lake.lake().export("ner_data.jsonl")) if r["split"] == "test"]
 
 
-def test_split(lake: LakeResource) -> pd.DataFrame:
+def classifier_test_split(lake: LakeResource) -> pd.DataFrame:
     table, _ = training_table(lake.lake())
     return table[table["split"] == "test"]

@@ -8,7 +8,7 @@ from trademl.models.classifier_runtime import load_classifier
 from trademl.models.ner import NerExtractor, evaluate_ner
 from trademl.serving import classifier_candidates
 from trademl.signals.model_reports import classifier_report, evaluate_classifier, ner_report
-from trademl_assets.signals.models import test_rows, test_split
+from trademl_assets.signals.models import classifier_test_split, ner_test_rows
 from trademl_resources import LakeResource, ModelRegistryResource
 
 CLASSIFIER_KEYS = ("macro_f1", "accuracy")
@@ -26,7 +26,7 @@ def signal_classifier_eval_report(
     registry: ModelRegistryResource,
 ) -> dict:
     """Per-class precision/recall/F1, confusion matrix and PR curves of the INT8 classifier vs the champion."""
-    test = test_split(lake)
+    test = classifier_test_split(lake)
     challenger = load_classifier(Path(signal_classifier_onnx["onnx"]) / "model.int8.onnx")
     metrics = evaluate_classifier(challenger, test)
     champion = registry.registry().champion("signal_classifier")
@@ -52,7 +52,7 @@ def ner_extractor_eval_report(
     registry: ModelRegistryResource,
 ) -> dict:
     """Per-entity precision/recall/F1 (seqeval) and field accuracy of the extractor vs the champion."""
-    rows = test_rows(lake)
+    rows = ner_test_rows(lake)
     metrics = evaluate_ner(NerExtractor.load(Path(ner_extractor["path"]) / "hf"), rows)
     champion = registry.registry().champion("ner_extractor")
     champion_info, deltas = None, {}
