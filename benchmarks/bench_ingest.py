@@ -23,7 +23,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-
 MESSAGES_PER_DAY = 25_000
 
 
@@ -39,6 +38,7 @@ def run_one(n: int, workers: int) -> dict:
     from trademl.ingest.sources import ingest_messages
     from trademl.lake import Lake
     from trademl.signals.datasets import export_datasets
+
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
         tmp = Path(tmp)
         days = max(1, round(n / MESSAGES_PER_DAY))
@@ -51,8 +51,13 @@ def run_one(n: int, workers: int) -> dict:
         t1 = time.perf_counter()
         parts = lake.partitions("raw", "raw_messages")
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_label_day, [lake.raw("raw_messages", p) for p in parts],
-                          [lake.raw("rule_labels", p) for p in parts]))
+            list(
+                pool.map(
+                    _label_day,
+                    [lake.raw("raw_messages", p) for p in parts],
+                    [lake.raw("rule_labels", p) for p in parts],
+                )
+            )
         t2 = time.perf_counter()
         export_stats = export_datasets(
             [lake.raw("rule_labels", p) for p in parts],
@@ -81,7 +86,9 @@ def run_one(n: int, workers: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -93,16 +100,31 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         proc = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--workers", str(args.workers)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    cols = ["messages", "days", "ingest_msgs_s", "label_msgs_s", "export_msgs_s", "end_to_end_msgs_s",
-            "total_s", "peak_rss_mb", "peak_worker_rss_mb"]
+    cols = [
+        "messages",
+        "days",
+        "ingest_msgs_s",
+        "label_msgs_s",
+        "export_msgs_s",
+        "end_to_end_msgs_s",
+        "total_s",
+        "peak_rss_mb",
+        "peak_worker_rss_mb",
+    ]
     print("\n| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols) + " |")
+        print(
+            "| "
+            + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols)
+            + " |"
+        )
     if len(rows) > 1:
         small, big = rows[0], rows[-1]
         print(

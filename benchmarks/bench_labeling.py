@@ -45,11 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     msgs = sample_messages(args.messages)
 
     with FakeLLMServer(latency_s=args.latency) as srv, tempfile.TemporaryDirectory() as cache:
+
         def labeler(concurrency: int, cache_dir: str | None) -> LLMLabeler:
             return LLMLabeler(
-                LLMEndpoint(base_url=srv.base_url, model="fake", api_key_env=None,
-                            max_concurrency=concurrency, price_in_per_1k=0.00015,
-                            price_out_per_1k=0.0006),
+                LLMEndpoint(
+                    base_url=srv.base_url,
+                    model="fake",
+                    api_key_env=None,
+                    max_concurrency=concurrency,
+                    price_in_per_1k=0.00015,
+                    price_out_per_1k=0.0006,
+                ),
                 cache_dir=cache_dir,
             )
 
@@ -60,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     print(f"{args.messages} messages, fake model latency {args.latency * 1000:.0f} ms")
-    print(f"{'run':<24}{'elapsed s':>10}{'labels/s':>10}{'calls':>7}{'hits':>6}{'labels':>8}"
-          f"{'cost $':>10}")
+    print(
+        f"{'run':<24}{'elapsed s':>10}{'labels/s':>10}{'calls':>7}{'hits':>6}{'labels':>8}"
+        f"{'cost $':>10}"
+    )
     for name, run in runs.items():
         s = run.stats
         rate = len(msgs) / s["elapsed_s"] if s["elapsed_s"] else float("inf")
-        print(f"{name:<24}{s['elapsed_s']:>10.2f}{rate:>10.1f}{s['calls_made']:>7}"
-              f"{s['cache_hits']:>6}{len(run.labels):>8}{s['estimated_cost_usd']:>10.5f}")
+        print(
+            f"{name:<24}{s['elapsed_s']:>10.2f}{rate:>10.1f}{s['calls_made']:>7}"
+            f"{s['cache_hits']:>6}{len(run.labels):>8}{s['estimated_cost_usd']:>10.5f}"
+        )
     seq, conc, cached = runs.values()
     ratio = seq.stats["elapsed_s"] / conc.stats["elapsed_s"]
     print(f"concurrent / sequential speed-up: {ratio:.1f}x (goal >= 10x)")

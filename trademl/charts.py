@@ -9,7 +9,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from trademl.lake import atomic_path
 
-_PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+_PALETTE = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+]
 
 
 def _font(size: int = 12):
@@ -25,7 +32,9 @@ def _save(img: Image.Image, path: str | Path) -> Path:
     return Path(path)
 
 
-def confusion_matrix_png(matrix: Sequence[Sequence[int]], labels: Sequence[str], path, title: str) -> Path:
+def confusion_matrix_png(
+    matrix: Sequence[Sequence[int]], labels: Sequence[str], path, title: str
+) -> Path:
     """Rows = gold, columns = predicted; cell shade by row-normalised share, counts written in."""
     n, cell, left, top = len(labels), 90, 150, 70
     img = Image.new("RGB", (left + n * cell + 20, top + n * cell + 40), "white")
@@ -40,14 +49,29 @@ def confusion_matrix_png(matrix: Sequence[Sequence[int]], labels: Sequence[str],
             shade = int(255 - 200 * share)
             x, y = left + j * cell, top + i * cell
             draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=(shade, shade, 255))
-            draw.text((x + 8, y + cell // 2 - 6), f"{count}", fill="black" if share < 0.6 else "white", font=font)
+            draw.text(
+                (x + 8, y + cell // 2 - 6),
+                f"{count}",
+                fill="black" if share < 0.6 else "white",
+                font=font,
+            )
     for j, label in enumerate(labels):
-        draw.text((left + j * cell + 4, top + n * cell + 6), label.replace("SIGNAL_", "S_")[:12], fill="black", font=font)
+        draw.text(
+            (left + j * cell + 4, top + n * cell + 6),
+            label.replace("SIGNAL_", "S_")[:12],
+            fill="black",
+            font=font,
+        )
     return _save(img, path)
 
 
-def curves_png(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path, title: str,
-               x_label: str = "recall", y_label: str = "precision") -> Path:
+def curves_png(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path,
+    title: str,
+    x_label: str = "recall",
+    y_label: str = "precision",
+) -> Path:
     """One polyline per named curve on [0, 1] × [0, 1] axes."""
     w, h, pad = 520, 420, 50
     img = Image.new("RGB", (w, h), "white")
@@ -78,7 +102,9 @@ def bars_png(values: Mapping[str, float], path, title: str) -> Path:
     for i, (name, value) in enumerate(values.items()):
         y = 40 + i * row
         draw.text((8, y + 4), name[:22], fill="black", font=font)
-        draw.rectangle([left, y, left + int((w - left - 60) * max(0.0, min(1.0, value))), y + row - 6],
-                       fill=_PALETTE[i % len(_PALETTE)])
+        draw.rectangle(
+            [left, y, left + int((w - left - 60) * max(0.0, min(1.0, value))), y + row - 6],
+            fill=_PALETTE[i % len(_PALETTE)],
+        )
         draw.text((w - 52, y + 4), f"{value:.3f}", fill="black", font=font)
     return _save(img, path)

@@ -59,7 +59,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     rows = load_gold(args.jsonl)
     texts = [r["text"] for r in rows]
     for start in range(0, len(texts), args.batch_size):
-        for pred in models.predict(texts[start : start + args.batch_size], batch_size=args.batch_size):
+        for pred in models.predict(
+            texts[start : start + args.batch_size], batch_size=args.batch_size
+        ):
             print(json.dumps(to_prediction_json(pred), ensure_ascii=False))
     return 0
 
@@ -70,13 +72,23 @@ def _cmd_models(args: argparse.Namespace) -> int:
     registry = ModelRegistry(_models_root(args))
     if args.action == "rollback":
         if not args.name:
-            raise TradeMLError("models rollback: name the model, e.g. `trademl models rollback signal_classifier`")
+            raise TradeMLError(
+                "models rollback: name the model, e.g. `trademl models rollback signal_classifier`"
+            )
         restored = registry.rollback(args.name, reason="trademl models rollback")
         print(f"{args.name}: champion is now {restored.version} ({restored.path})")
         return 0
-    names = [args.name] if args.name else sorted(
-        p.name for p in registry.root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
-    ) if registry.root.is_dir() else []
+    names = (
+        [args.name]
+        if args.name
+        else sorted(
+            p.name
+            for p in registry.root.iterdir()
+            if p.is_dir() and not p.name.startswith(("_", "."))
+        )
+        if registry.root.is_dir()
+        else []
+    )
     for name in names:
         champion = registry.champion(name)
         for version in registry.list_versions(name):
@@ -89,30 +101,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trademl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo-data", help="write the seeded demo data set (exports, store, market data)")
-    p.add_argument("--out", default=os.path.join(os.environ.get("TRADEML_HOME", "var"), "demo_data"))
+    p = sub.add_parser(
+        "demo-data", help="write the seeded demo data set (exports, store, market data)"
+    )
+    p.add_argument(
+        "--out", default=os.path.join(os.environ.get("TRADEML_HOME", "var"), "demo_data")
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--days", type=int, default=4)
     p.set_defaults(func=_cmd_demo_data)
 
-    p = sub.add_parser("eval-signals", help="score signal class and entities against a gold JSONL file")
-    p.add_argument("gold", help="gold JSONL: text, label, pair, side, entry, targets, stop_loss, leverage")
+    p = sub.add_parser(
+        "eval-signals", help="score signal class and entities against a gold JSONL file"
+    )
+    p.add_argument(
+        "gold", help="gold JSONL: text, label, pair, side, entry, targets, stop_loss, leverage"
+    )
     p.add_argument("--extractor", choices=("rules", "model", "auto"), default="auto")
-    p.add_argument("--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)")
+    p.add_argument(
+        "--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval_signals)
 
     p = sub.add_parser("predict", help="label a message (or a JSONL file) with the deployed models")
     p.add_argument("text", nargs="?", help="one message")
-    p.add_argument("--jsonl", help="JSONL with a `text` field (e.g. the gold format): one answer a line")
+    p.add_argument(
+        "--jsonl", help="JSONL with a `text` field (e.g. the gold format): one answer a line"
+    )
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)")
+    p.add_argument(
+        "--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)"
+    )
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("models", help="list deployed model versions, or roll a champion back")
     p.add_argument("action", choices=("list", "rollback"))
     p.add_argument("name", nargs="?", help="model name, e.g. signal_classifier")
-    p.add_argument("--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)")
+    p.add_argument(
+        "--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)"
+    )
     p.set_defaults(func=_cmd_models)
     return parser
 

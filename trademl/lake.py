@@ -42,8 +42,7 @@ class Lake:
         if not folder.is_dir():
             return []
         return sorted(
-            p.name[len("date=") : -len(".parquet")]
-            for p in folder.glob("date=*.parquet")
+            p.name[len("date=") : -len(".parquet")] for p in folder.glob("date=*.parquet")
         )
 
     def export(self, name: str) -> Path:

@@ -54,7 +54,9 @@ def _build(spec: Expect):
     raise ValueError(f"unknown expectation kind {spec.kind!r}")
 
 
-def validate_frame(df: pd.DataFrame, expectations: list[Expect], name: str = "data") -> ValidationSummary:
+def validate_frame(
+    df: pd.DataFrame, expectations: list[Expect], name: str = "data"
+) -> ValidationSummary:
     """Validate ``df`` against ``expectations`` in an ephemeral great_expectations context."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -81,7 +83,9 @@ def validate_frame(df: pd.DataFrame, expectations: list[Expect], name: str = "da
                 "success": bool(r.success),
                 "unexpected_count": res.get("unexpected_count"),
                 "unexpected_percent": res.get("unexpected_percent"),
-                "partial_unexpected": [str(v)[:80] for v in (res.get("partial_unexpected_list") or [])[:5]],
+                "partial_unexpected": [
+                    str(v)[:80] for v in (res.get("partial_unexpected_list") or [])[:5]
+                ],
             }
         )
     return ValidationSummary(bool(outcome.success), len(df), results)

@@ -84,11 +84,18 @@ class DeployedSignalModels:
     def name(self) -> str:
         if self.classifier is None and self.extractor is None:
             return "rules"
-        parts = [f"{self.classifier_name}" + (f"@{self.classifier_version}" if self.classifier_version else "")]
-        parts.append(f"ner@{self.extractor_version}" if self.extractor is not None else "rules-entities")
+        parts = [
+            f"{self.classifier_name}"
+            + (f"@{self.classifier_version}" if self.classifier_version else "")
+        ]
+        parts.append(
+            f"ner@{self.extractor_version}" if self.extractor is not None else "rules-entities"
+        )
         return "+".join(parts)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64, mode: str = "auto") -> list[dict[str, Any]]:
+    def predict(
+        self, texts: Sequence[str], batch_size: int = 64, mode: str = "auto"
+    ) -> list[dict[str, Any]]:
         """Gold-format predictions (label + the six fields) plus ``confidence`` and ``model``.
 
         ``mode="model"``: the class from the deployed classifier; fields from the NER extractor,
@@ -106,10 +113,14 @@ class DeployedSignalModels:
         parsed = [parse_signal(t) for t in texts]
         if self.classifier is not None:
             labelled = self.classifier.predict(texts, batch_size=batch_size)
-            source = self.classifier_name + (f"@{self.classifier_version}" if self.classifier_version else "")
+            source = self.classifier_name + (
+                f"@{self.classifier_version}" if self.classifier_version else ""
+            )
         else:
             labelled, source = [(p.label, 1.0) for p in parsed], "rules"
-        extracted = self.extractor.extract(texts) if self.extractor is not None else [None] * len(texts)
+        extracted = (
+            self.extractor.extract(texts) if self.extractor is not None else [None] * len(texts)
+        )
         extractor = f"ner@{self.extractor_version}+rules" if self.extractor is not None else "rules"
         out = []
         for p, (label, confidence), ner in zip(parsed, labelled, extracted, strict=True):
@@ -123,13 +134,22 @@ class DeployedSignalModels:
                 # gaps of a reading the parser completed adds more wrong values than right ones.
                 fields = p.fields()
             else:
-                fields = merge_fields(p.fields(), ner, prefer="model" if mode == "model" else "rules")
+                fields = merge_fields(
+                    p.fields(), ner, prefer="model" if mode == "model" else "rules"
+                )
             if label == NON_SIGNAL:
                 fields = {f: ([] if f in ("entry", "targets") else None) for f in SIGNAL_FIELDS}
             else:  # the class decides the side: SIGNAL_NONE states none
                 fields["side"] = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(label)
-            out.append({"label": label, "confidence": round(float(confidence), 4), "model": answered_by,
-                        "extractor": extractor, **fields})
+            out.append(
+                {
+                    "label": label,
+                    "confidence": round(float(confidence), 4),
+                    "model": answered_by,
+                    "extractor": extractor,
+                    **fields,
+                }
+            )
         return out
 
 
@@ -140,7 +160,9 @@ def _rules_confident(parsed) -> bool:
     return parsed.label in (SIGNAL_LONG, SIGNAL_SHORT) and bool(parsed.pair)
 
 
-def merge_fields(rules: dict[str, Any], ner: dict[str, Any] | None, prefer: str = "rules") -> dict[str, Any]:
+def merge_fields(
+    rules: dict[str, Any], ner: dict[str, Any] | None, prefer: str = "rules"
+) -> dict[str, Any]:
     """Fields from the preferred reader, the other filling the fields it left empty."""
     if ner is None:
         return dict(rules)
@@ -163,7 +185,9 @@ class DeployedExtractor:
         return self.models.predict(texts, mode=self.mode)
 
 
-def load_deployed_extractor(models_root: str | os.PathLike, mode: str = "model") -> DeployedExtractor:
+def load_deployed_extractor(
+    models_root: str | os.PathLike, mode: str = "model"
+) -> DeployedExtractor:
     """For ``eval-signals --extractor model|auto``: the deployed models, or an error naming the root."""
     return DeployedExtractor(DeployedSignalModels(models_root, allow_rules=False), mode)
 

@@ -6,4 +6,6 @@ import dagster as dg
 
 # Partitioned asset checks (one GX validation per day) are a deliberate choice; Dagster 1.13 still
 # labels them preview, which would print a warning on every definitions load.
-warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
+warnings.filterwarnings(
+    "ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*"
+)

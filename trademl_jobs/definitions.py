@@ -2,8 +2,14 @@
 
 import dagster as dg
 
-from trademl_assets.ingest import candles, ingest_checks, market_features, raw_messages, social_posts
 from trademl_assets.deploy import deployed_models
+from trademl_assets.ingest import (
+    candles,
+    ingest_checks,
+    market_features,
+    raw_messages,
+    social_posts,
+)
 from trademl_assets.signals import (
     human_labels,
     llm_labels,
@@ -27,9 +33,20 @@ from trademl_resources import default_resources
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     """All of trademl; ``resources`` overrides the environment's (tests point them at tmp dirs)."""
     assets = [
-        raw_messages, market_features, candles, social_posts, rule_labels, signal_datasets,
-        human_labels, llm_labels, signal_classifier, signal_classifier_onnx, ner_extractor,
-        signal_classifier_eval_report, ner_extractor_eval_report, deployed_models,
+        raw_messages,
+        market_features,
+        candles,
+        social_posts,
+        rule_labels,
+        signal_datasets,
+        human_labels,
+        llm_labels,
+        signal_classifier,
+        signal_classifier_onnx,
+        ner_extractor,
+        signal_classifier_eval_report,
+        ner_extractor_eval_report,
+        deployed_models,
     ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),

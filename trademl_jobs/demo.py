@@ -40,7 +40,9 @@ def run_demo() -> int:
         result = ingest.execute_in_process(
             instance=instance, partition_key=day, raise_on_error=False, run_config=RUN_LOGS
         )
-        print(f"ingest_job {day}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
+        print(
+            f"ingest_job {day}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)"
+        )
         if not result.success:
             return 1
     for job_name in ("datasets_job", "retrain_job"):

@@ -19,8 +19,14 @@ datasets_job = dg.define_asset_job(
 #: Models: labels, training, export, evaluation and promotion. One run at a time holds the
 #: `resource=gpu` slot (dagster.yaml's tag concurrency limit).
 MODEL_ASSETS = (
-    "human_labels", "llm_labels", "signal_classifier", "signal_classifier_onnx", "ner_extractor",
-    "signal_classifier_eval_report", "ner_extractor_eval_report", "deployed_models",
+    "human_labels",
+    "llm_labels",
+    "signal_classifier",
+    "signal_classifier_onnx",
+    "ner_extractor",
+    "signal_classifier_eval_report",
+    "ner_extractor_eval_report",
+    "deployed_models",
 )
 TRAINING_RUN_TAGS = {"resource": "gpu"}
 

@@ -11,7 +11,9 @@ from trademl_jobs.jobs import ingest_job
 from trademl_resources import MessageSourcesResource
 
 
-@dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
 def inbox_sensor(context: dg.SensorEvaluationContext, message_sources: MessageSourcesResource):
     """When export files land in (or change in) the inbox, ingest every day they cover."""
     sources = message_sources.sources()

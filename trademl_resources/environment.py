@@ -22,7 +22,9 @@ def default_resources() -> dict[str, object]:
     """
     home = trademl_home()
     inbox = os.environ.get("TRADEML_INBOX", str(home / "demo_data"))
-    sql_url = os.environ.get("TRADEML_SQL_URL", f"sqlite:///{Path(inbox) / 'labeling.sqlite'}") or None
+    sql_url = (
+        os.environ.get("TRADEML_SQL_URL", f"sqlite:///{Path(inbox) / 'labeling.sqlite'}") or None
+    )
     lake = os.environ.get("TRADEML_LAKE", str(home / "lake"))
     return {
         "lake": LakeResource(root=lake),

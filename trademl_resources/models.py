@@ -30,9 +30,13 @@ class LLMResource(dg.ConfigurableResource):
         endpoint = None
         if self.base_url:
             endpoint = LLMEndpoint(
-                base_url=self.base_url, model=self.model, api_key_env=self.api_key_env,
-                timeout_s=self.timeout_s, max_concurrency=self.max_concurrency,
-                max_retries=self.max_retries, price_in_per_1k=self.price_in_per_1k,
+                base_url=self.base_url,
+                model=self.model,
+                api_key_env=self.api_key_env,
+                timeout_s=self.timeout_s,
+                max_concurrency=self.max_concurrency,
+                max_retries=self.max_retries,
+                price_in_per_1k=self.price_in_per_1k,
                 price_out_per_1k=self.price_out_per_1k,
             )
         return LLMLabeler(endpoint, cache_dir=cache_dir)

@@ -46,7 +46,9 @@ class MarketSourcesResource(dg.ConfigurableResource):
         folder = Path(self.root) / name
         if not folder.is_dir():
             raise InputError(
-                str(folder), "folder does not exist", "run `trademl demo-data` or set the market root"
+                str(folder),
+                "folder does not exist",
+                "run `trademl demo-data` or set the market root",
             )
         return folder
 

@@ -75,7 +75,10 @@ def test_datasets_have_time_split_and_no_text_in_two_splits(resources):
 def test_bad_inbox_fails_with_a_message_naming_it(resources, tmp_path):
     from trademl_resources import MessageSourcesResource
 
-    resources = {**resources, "message_sources": MessageSourcesResource(inbox=str(tmp_path / "nowhere"))}
+    resources = {
+        **resources,
+        "message_sources": MessageSourcesResource(inbox=str(tmp_path / "nowhere")),
+    }
     defs = build_definitions(resources)
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("ingest_job").execute_in_process(

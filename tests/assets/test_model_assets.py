@@ -20,7 +20,9 @@ SMALL = {
 
 
 def run(defs, job, instance, **kwargs):
-    result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance, raise_on_error=False, **kwargs
+    )
     return result
 
 
@@ -35,7 +37,10 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
         first = run(defs, "retrain_job", instance, run_config=SMALL)
         assert first.success
         checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
-        assert checks == {"classifier_not_worse_than_champion": True, "extractor_not_worse_than_champion": True}
+        assert checks == {
+            "classifier_not_worse_than_champion": True,
+            "extractor_not_worse_than_champion": True,
+        }
         champion = registry.champion("signal_classifier")
         assert champion is not None and (champion.path / "onnx" / "model.int8.onnx").exists()
         assert registry.champion("ner_extractor") is not None
@@ -43,11 +48,14 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
             e.event_specific_data.materialization.metadata
             for e in first.all_events
             if e.event_type_value == "ASSET_MATERIALIZATION"
-            and e.event_specific_data.materialization.asset_key == dg.AssetKey("signal_classifier_onnx")
+            and e.event_specific_data.materialization.asset_key
+            == dg.AssetKey("signal_classifier_onnx")
         )
         assert onnx_meta["int8_agreement"].value >= 0.995
         reports = resources["lake"].lake().reports("signal_classifier")
-        assert (reports / f"{champion.version}.md").exists() and (reports / f"{champion.version}-confusion.png").exists()
+        assert (reports / f"{champion.version}.md").exists() and (
+            reports / f"{champion.version}-confusion.png"
+        ).exists()
 
         served = DeployedSignalModels(resources["registry"].root)
         pred = served.predict(["Long BTCUSDT @ 62000, SL 59000, Targets 64000/66000"])[0]
@@ -56,7 +64,12 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
 
         # A challenger must now beat the champion by a full point: impossible, so the blocking
         # check fails, deployed_models does not run, and the champion stays.
-        strict = {**resources, "registry": ModelRegistryResource(root=resources["registry"].root, promotion_margin=-1.0)}
+        strict = {
+            **resources,
+            "registry": ModelRegistryResource(
+                root=resources["registry"].root, promotion_margin=-1.0
+            ),
+        }
         second = run(build_definitions(strict), "retrain_job", instance, run_config=SMALL)
         assert not second.success
         checks = {c.check_name: c.passed for c in second.get_asset_check_evaluations()}

@@ -13,7 +13,9 @@ DATASETS = {dg.AssetKey("classification_dataset"), dg.AssetKey("ner_dataset")}
 def freshness(instance, key, previous, new):
     """What the freshness daemon records when an asset's 4-hour window passes (or is met again)."""
     instance.report_runless_asset_event(
-        FreshnessStateChange(key=key, previous_state=previous, new_state=new, state_change_timestamp=time.time())
+        FreshnessStateChange(
+            key=key, previous_state=previous, new_state=new, state_change_timestamp=time.time()
+        )
     )
 
 
@@ -28,7 +30,9 @@ def test_stale_dataset_is_requested_once_fresh_is_not(resources):
         for key in DATASETS:
             instance.report_runless_asset_event(dg.AssetMaterialization(key))
             freshness(instance, key, FreshnessState.UNKNOWN, FreshnessState.PASS)
-        fresh = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        fresh = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection
+        )
         assert fresh.total_requested == 0
 
         for key in DATASETS:
@@ -51,9 +55,13 @@ def test_new_day_of_labels_refreshes_the_datasets_once(resources):
     with dg.instance_for_test() as instance:
         for key in DATASETS:
             instance.report_runless_asset_event(dg.AssetMaterialization(key))
-        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        first = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection
+        )
         assert first.total_requested == 0
-        instance.report_runless_asset_event(dg.AssetMaterialization("rule_labels", partition="2026-11-02"))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("rule_labels", partition="2026-11-02")
+        )
         update = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, asset_selection=selection, cursor=first.cursor
         )

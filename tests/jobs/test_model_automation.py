@@ -14,7 +14,9 @@ def test_new_labelled_data_requests_each_model_once(resources):
     with dg.instance_for_test() as instance:
         for key in (*UPSTREAM, *(k.path[0] for k in MODELS)):
             instance.report_runless_asset_event(dg.AssetMaterialization(key))
-        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        quiet = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection
+        )
         assert quiet.total_requested == 0
 
         instance.report_runless_asset_event(dg.AssetMaterialization("classification_dataset"))

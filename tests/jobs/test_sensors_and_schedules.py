@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from trademl.errors import InputError
 from trademl_jobs.definitions import build_definitions
 from trademl_jobs.schedules import hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
@@ -20,7 +19,9 @@ def test_inbox_sensor_requests_each_day_once_and_again_on_change(resources, demo
         assert len({r.run_key for r in first.run_requests}) == 2
 
         again = inbox_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources, cursor=first.cursor)
+            dg.build_sensor_context(
+                instance=instance, definitions=defs, resources=defs.resources, cursor=first.cursor
+            )
         )
         assert again.run_requests == [] and "no new or changed" in again.skip_message
 
@@ -30,7 +31,12 @@ def test_inbox_sensor_requests_each_day_once_and_again_on_change(resources, demo
         new.write_text("id,date,text\n1,2026-11-02T08:00:00Z,BTC long 62000 sl 61000 tp 64000\n")
         try:
             third = inbox_sensor.evaluate_tick(
-                dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources, cursor=first.cursor)
+                dg.build_sensor_context(
+                    instance=instance,
+                    definitions=defs,
+                    resources=defs.resources,
+                    cursor=first.cursor,
+                )
             )
         finally:
             new.unlink()
@@ -40,11 +46,18 @@ def test_inbox_sensor_requests_each_day_once_and_again_on_change(resources, demo
 
 
 def test_inbox_sensor_names_a_missing_inbox(tmp_path, resources):
-    resources = {**resources, "message_sources": MessageSourcesResource(inbox=str(tmp_path / "gone"))}
+    resources = {
+        **resources,
+        "message_sources": MessageSourcesResource(inbox=str(tmp_path / "gone")),
+    }
     defs = build_definitions(resources)
     with dg.instance_for_test() as instance:
         with pytest.raises(Exception) as err:
-            inbox_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources))
+            inbox_sensor.evaluate_tick(
+                dg.build_sensor_context(
+                    instance=instance, definitions=defs, resources=defs.resources
+                )
+            )
     assert "gone" in str(err.value) and "inbox folder does not exist" in str(err.value)
 
 
@@ -63,14 +76,26 @@ def test_public_surface_is_stable(resources):
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
-        "candles", "classification_dataset", "deployed_models", "human_labels", "llm_labels",
-        "market_features", "ner_dataset", "ner_extractor", "ner_extractor_eval_report",
-        "raw_messages", "rule_labels", "signal_classifier", "signal_classifier_eval_report",
-        "signal_classifier_onnx", "social_posts",
+        "candles",
+        "classification_dataset",
+        "deployed_models",
+        "human_labels",
+        "llm_labels",
+        "market_features",
+        "ner_dataset",
+        "ner_extractor",
+        "ner_extractor_eval_report",
+        "raw_messages",
+        "rule_labels",
+        "signal_classifier",
+        "signal_classifier_eval_report",
+        "signal_classifier_onnx",
+        "social_posts",
     ]
     assert {j.name for j in defs.jobs} == {"ingest_job", "datasets_job", "retrain_job"}
     assert {(s.name, s.cron_schedule) for s in defs.schedules} == {
-        ("hourly_ingest_schedule", "5 * * * *"), ("daily_retrain_schedule", "0 2 * * *")
+        ("hourly_ingest_schedule", "5 * * * *"),
+        ("daily_retrain_schedule", "0 2 * * *"),
     }
     sensors = {s.name: s.default_status for s in defs.sensors}
     assert sensors == {

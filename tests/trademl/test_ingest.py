@@ -20,7 +20,9 @@ from trademl.lake import Lake
 def telegram_export(path, messages, name="Alpha Signals"):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        json.dumps({"name": name, "type": "public_channel", "id": 42, "messages": messages}, indent=1),
+        json.dumps(
+            {"name": name, "type": "public_channel", "id": 42, "messages": messages}, indent=1
+        ),
         encoding="utf-8",
     )
     return path
@@ -35,7 +37,15 @@ def test_telegram_text_as_string_and_as_entity_list(tmp_path):
         tmp_path / "result.json",
         [
             tg(1, "plain text"),
-            tg(2, ["Long ", {"type": "hashtag", "text": "#BTCUSDT"}, " now ", {"type": "bold", "text": "62000"}]),
+            tg(
+                2,
+                [
+                    "Long ",
+                    {"type": "hashtag", "text": "#BTCUSDT"},
+                    " now ",
+                    {"type": "bold", "text": "62000"},
+                ],
+            ),
             {"id": 3, "type": "service", "date": "2026-11-02T10:00:00", "action": "pin_message"},
         ],
     )
@@ -47,7 +57,13 @@ def test_telegram_text_as_string_and_as_entity_list(tmp_path):
 def test_telegram_bad_rows_are_quarantined_with_reasons(tmp_path):
     path = telegram_export(
         tmp_path / "result.json",
-        [tg(1, "ok"), tg(2, ""), tg(3, "x", date="not a date"), {"id": 4, "type": "poll"}, tg(5, 12)],
+        [
+            tg(1, "ok"),
+            tg(2, ""),
+            tg(3, "x", date="not a date"),
+            {"id": 4, "type": "poll"},
+            tg(5, 12),
+        ],
     )
     rows = list(read_telegram_export(path))
     reasons = {r.row_id: r.reason for r in rows if isinstance(r, Quarantined)}
@@ -85,10 +101,20 @@ def test_discord_export(tmp_path):
                 "guild": {"id": "1", "name": "Desk"},
                 "channel": {"id": "2", "type": "GuildTextChat", "name": "calls"},
                 "messages": [
-                    {"id": "1312", "type": "Default", "timestamp": "2026-11-03T09:15:02.123+00:00",
-                     "content": "ETH short 3120", "author": {"id": "9", "name": "bob", "nickname": "Bob"}},
-                    {"id": "1313", "type": "Default", "timestamp": "2026-11-03T09:16:00+00:00",
-                     "content": "  ", "author": {"id": "9", "name": "bob"}},
+                    {
+                        "id": "1312",
+                        "type": "Default",
+                        "timestamp": "2026-11-03T09:15:02.123+00:00",
+                        "content": "ETH short 3120",
+                        "author": {"id": "9", "name": "bob", "nickname": "Bob"},
+                    },
+                    {
+                        "id": "1313",
+                        "type": "Default",
+                        "timestamp": "2026-11-03T09:16:00+00:00",
+                        "content": "  ",
+                        "author": {"id": "9", "name": "bob"},
+                    },
                 ],
                 "messageCount": 2,
             }
@@ -96,8 +122,14 @@ def test_discord_export(tmp_path):
         encoding="utf-8",
     )
     rows = list(read_discord_export(path))
-    assert rows[0] == Message("discord", "Desk/calls", "1312", rows[0].ts, "ETH short 3120", "Bob", None)
-    assert isinstance(rows[1], Quarantined) and rows[1].reason == "no text" and rows[1].date == "2026-11-03"
+    assert rows[0] == Message(
+        "discord", "Desk/calls", "1312", rows[0].ts, "ETH short 3120", "Bob", None
+    )
+    assert (
+        isinstance(rows[1], Quarantined)
+        and rows[1].reason == "no text"
+        and rows[1].date == "2026-11-03"
+    )
 
 
 def test_csv_needs_named_columns(tmp_path):
@@ -115,10 +147,16 @@ def test_csv_needs_named_columns(tmp_path):
 def test_sql_source_sqlite(tmp_path):
     db = tmp_path / "store.sqlite"
     con = sqlite3.connect(db)
-    con.execute("create table messages (id integer primary key, channel text, message_id text, date text, text text)")
+    con.execute(
+        "create table messages (id integer primary key, channel text, message_id text, date text, text text)"
+    )
     con.executemany(
         "insert into messages (channel, message_id, date, text) values (?, ?, ?, ?)",
-        [("c", "a1", "2026-11-02 10:00:00", "hello"), ("c", "a2", "garbage", "x"), ("c", "a3", "2026-11-02", None)],
+        [
+            ("c", "a1", "2026-11-02 10:00:00", "hello"),
+            ("c", "a2", "garbage", "x"),
+            ("c", "a3", "2026-11-02", None),
+        ],
     )
     con.commit()
     con.close()

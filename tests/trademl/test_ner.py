@@ -273,9 +273,7 @@ def test_load_and_extract_round_trip(trained):
         for span in item["spans"]:
             assert text[span["start"] : span["end"]] == span["text"]
     gold = [spans_to_fields(r["text"], r["entities"]) for r in test_rows]
-    assert field_scores(gold, out[:-1])["pair"] == pytest.approx(
-        result.metrics["fields"]["pair"]
-    )
+    assert field_scores(gold, out[:-1])["pair"] == pytest.approx(result.metrics["fields"]["pair"])
 
 
 def test_load_rejects_a_directory_without_manifest(tmp_path):

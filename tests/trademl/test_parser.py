@@ -45,17 +45,47 @@ def test_cornix_numbered_lists_skip_list_indices():
         ("BTC long 62000 sl 61000 tp 64000", SIGNAL_LONG, "BTCUSDT", [62000], [64000], 61000),
         ("btc 62k long, sl 60.5k, tp 66k", SIGNAL_LONG, "BTCUSDT", [62000], [66000], 60500),
         ("SELL GBPJPY 191.20 SL 191.80 TP 190.00", SIGNAL_SHORT, "GBPJPY", [191.2], [190.0], 191.8),
-        ("EUR/USD SELL @ 1.0850\nTP: 1.0800\nSL: 1.0890", SIGNAL_SHORT, "EURUSD", [1.085], [1.08],
-         1.089),
-        ("Gold sell limit 2380-2385, sl 2392, tp 2370/2360", SIGNAL_SHORT, "XAUUSD",
-         [2380, 2385], [2370, 2360], 2392),
+        (
+            "EUR/USD SELL @ 1.0850\nTP: 1.0800\nSL: 1.0890",
+            SIGNAL_SHORT,
+            "EURUSD",
+            [1.085],
+            [1.08],
+            1.089,
+        ),
+        (
+            "Gold sell limit 2380-2385, sl 2392, tp 2370/2360",
+            SIGNAL_SHORT,
+            "XAUUSD",
+            [2380, 2385],
+            [2370, 2360],
+            2392,
+        ),
         ("long $SOL 145 sl 139 tp 160 170", SIGNAL_LONG, "SOLUSDT", [145], [160, 170], 139),
-        ("UsdChf↘️SELL➡️Now\nAt ➡️0.9120\n❌Sl➡️0.9150\n✅Tp➡️0.9050", SIGNAL_SHORT, "USDCHF",
-         [0.912], [0.905], 0.915),
-        ("AUDCAD BUY1.08800\nTp1.1.09100\nTp2.1.09400\nSl.   1.08500", SIGNAL_LONG, "AUDCAD",
-         [1.088], [1.091, 1.094], 1.085),
-        ("NZDJPY SELL @ 92.40,92.70\nTP:91.90,91.40\nSL:93.00", SIGNAL_SHORT, "NZDJPY", [92.4],
-         [91.9, 91.4], 93.0),
+        (
+            "UsdChf↘️SELL➡️Now\nAt ➡️0.9120\n❌Sl➡️0.9150\n✅Tp➡️0.9050",
+            SIGNAL_SHORT,
+            "USDCHF",
+            [0.912],
+            [0.905],
+            0.915,
+        ),
+        (
+            "AUDCAD BUY1.08800\nTp1.1.09100\nTp2.1.09400\nSl.   1.08500",
+            SIGNAL_LONG,
+            "AUDCAD",
+            [1.088],
+            [1.091, 1.094],
+            1.085,
+        ),
+        (
+            "NZDJPY SELL @ 92.40,92.70\nTP:91.90,91.40\nSL:93.00",
+            SIGNAL_SHORT,
+            "NZDJPY",
+            [92.4],
+            [91.9, 91.4],
+            93.0,
+        ),
     ],
 )
 def test_terse_and_forex_styles(text, label, pair, entry, targets, stop):
@@ -99,15 +129,24 @@ def test_russian_signal():
     )
     assert r.label == SIGNAL_LONG
     assert r.fields() == {
-        "pair": "BTCUSDT", "side": "LONG", "entry": [62000.0, 62500.0],
-        "targets": [63000.0, 64000.0], "stop_loss": 61000.0, "leverage": 10.0,
+        "pair": "BTCUSDT",
+        "side": "LONG",
+        "entry": [62000.0, 62500.0],
+        "targets": [63000.0, 64000.0],
+        "stop_loss": 61000.0,
+        "leverage": 10.0,
     }
 
 
 def test_russian_short_inline():
     r = parse_signal("Шорт по ETH от 3300, стоп 3380, тейк 3150")
     assert (r.label, r.pair, r.entry, r.stop_loss, r.targets) == (
-        SIGNAL_SHORT, "ETHUSDT", [3300.0], 3380.0, [3150.0])
+        SIGNAL_SHORT,
+        "ETHUSDT",
+        [3300.0],
+        3380.0,
+        [3150.0],
+    )
 
 
 def test_levels_without_direction_are_signal_none():
@@ -186,7 +225,7 @@ def test_spans_point_at_the_entities_in_the_original_text():
     r = parse_signal(CORNIX)
     assert all(s.label in ENTITY_LABELS for s in r.spans)
     assert [s.start for s in r.spans] == sorted(s.start for s in r.spans)
-    assert all(a.end <= b.start for a, b in zip(r.spans, r.spans[1:]))
+    assert all(a.end <= b.start for a, b in zip(r.spans, r.spans[1:], strict=False))
     surfaces = {(s.label, CORNIX[s.start : s.end]) for s in r.spans}
     assert ("PAIR", "BTC/USDT") in surfaces
     assert ("SIDE", "LONG") in surfaces

@@ -8,8 +8,16 @@ from trademl.signals.evaluation import format_report, load_gold, score_signals
 
 
 def _row(label, **fields):
-    base = {"text": "x", "label": label, "pair": None, "side": None, "entry": [], "targets": [],
-            "stop_loss": None, "leverage": None}
+    base = {
+        "text": "x",
+        "label": label,
+        "pair": None,
+        "side": None,
+        "entry": [],
+        "targets": [],
+        "stop_loss": None,
+        "leverage": None,
+    }
     base.update(fields)
     return base
 
@@ -26,8 +34,10 @@ def test_classification_counts_accuracy_macro_f1_and_confusion():
     assert c["per_class"]["NON_SIGNAL"]["precision"] == pytest.approx(0.5)
     assert c["per_class"]["SIGNAL_LONG"]["support"] == 2
     assert c["macro_f1"] == pytest.approx(2 / 3)
-    assert c["confusion"] == {"SIGNAL_LONG": {"SIGNAL_LONG": 1, "NON_SIGNAL": 1},
-                              "NON_SIGNAL": {"NON_SIGNAL": 1}}
+    assert c["confusion"] == {
+        "SIGNAL_LONG": {"SIGNAL_LONG": 1, "NON_SIGNAL": 1},
+        "NON_SIGNAL": {"NON_SIGNAL": 1},
+    }
 
 
 def test_predicted_class_absent_from_gold_counts_in_macro_f1():

@@ -14,7 +14,11 @@ from trademl.ingest.messages import (
 from trademl.ingest.records import day_of
 from trademl.ingest.sources import MessageSources
 
-_READERS = {"telegram": read_telegram_export, "discord": read_discord_export, "csv": read_csv_messages}
+_READERS = {
+    "telegram": read_telegram_export,
+    "discord": read_discord_export,
+    "csv": read_csv_messages,
+}
 
 
 def inbox_changes(

@@ -16,7 +16,14 @@ from trademl.ingest.records import Quarantined, day_of, finite_float, parse_time
 from trademl.lake import Lake
 
 FEATURE_COLUMNS = (
-    "tick_ratio", "depth_ratio", "price_dist", "price", "vwap", "std_dev", "bid_vol", "ask_vol",
+    "tick_ratio",
+    "depth_ratio",
+    "price_dist",
+    "price",
+    "vwap",
+    "std_dev",
+    "bid_vol",
+    "ask_vol",
 )
 
 MARKET_FEATURES_SCHEMA = pa.schema(
@@ -25,20 +32,41 @@ MARKET_FEATURES_SCHEMA = pa.schema(
 )
 
 KLINE_COLUMNS = (
-    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_asset_volume",
-    "number_of_trades", "taker_buy_base_volume", "taker_buy_quote_volume", "ignore",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_asset_volume",
+    "number_of_trades",
+    "taker_buy_base_volume",
+    "taker_buy_quote_volume",
+    "ignore",
 )
 CANDLES_SCHEMA = pa.schema(
     [("symbol", pa.string()), ("open_time", pa.timestamp("ms", tz="UTC"))]
     + [(c, pa.float64()) for c in ("open", "high", "low", "close", "volume")]
-    + [("close_time", pa.timestamp("ms", tz="UTC")), ("quote_asset_volume", pa.float64()),
-       ("number_of_trades", pa.int64()), ("taker_buy_base_volume", pa.float64()),
-       ("taker_buy_quote_volume", pa.float64())]
+    + [
+        ("close_time", pa.timestamp("ms", tz="UTC")),
+        ("quote_asset_volume", pa.float64()),
+        ("number_of_trades", pa.int64()),
+        ("taker_buy_base_volume", pa.float64()),
+        ("taker_buy_quote_volume", pa.float64()),
+    ]
 )
 
 SOCIAL_POSTS_SCHEMA = pa.schema(
-    [("post_id", pa.string()), ("date", pa.timestamp("us", tz="UTC")), ("author", pa.string()),
-     ("title", pa.string()), ("body", pa.string()), ("image", pa.string()), ("rating", pa.int8())]
+    [
+        ("post_id", pa.string()),
+        ("date", pa.timestamp("us", tz="UTC")),
+        ("author", pa.string()),
+        ("title", pa.string()),
+        ("body", pa.string()),
+        ("image", pa.string()),
+        ("rating", pa.int8()),
+    ]
 )
 
 
@@ -59,8 +87,15 @@ def _iter_records(path: Path) -> Iterator[tuple[str, Any]]:
                 try:
                     yield f"{path}:{line_no}", json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield f"{path}:{line_no}", Quarantined(
-                        "file", f"{path}:{line_no}", None, f"invalid JSON: {exc.msg}", line.strip()[:2000]
+                    yield (
+                        f"{path}:{line_no}",
+                        Quarantined(
+                            "file",
+                            f"{path}:{line_no}",
+                            None,
+                            f"invalid JSON: {exc.msg}",
+                            line.strip()[:2000],
+                        ),
                     )
     elif suffix == ".csv":
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -73,7 +108,9 @@ def _iter_records(path: Path) -> Iterator[tuple[str, Any]]:
             for i, row in enumerate(batch.to_pylist()):
                 yield f"{path}#{i}", row
     else:
-        raise InputError(str(path), f"unsupported file type {suffix!r} (use .jsonl, .csv or .parquet)")
+        raise InputError(
+            str(path), f"unsupported file type {suffix!r} (use .jsonl, .csv or .parquet)"
+        )
 
 
 def read_market_features(paths: Iterable[Path]) -> Iterator[FeatureRow | Quarantined]:
@@ -95,8 +132,12 @@ def read_market_features(paths: Iterable[Path]) -> Iterator[FeatureRow | Quarant
             bad = [c for c, v in zip(FEATURE_COLUMNS, values, strict=True) if v is None]
             if bad:
                 yield quarantined(
-                    "market_features", origin, rec.get("timestamp"),
-                    f"missing or non-finite {', '.join(bad)}", rec, day_of(ts),
+                    "market_features",
+                    origin,
+                    rec.get("timestamp"),
+                    f"missing or non-finite {', '.join(bad)}",
+                    rec,
+                    day_of(ts),
                 )
                 continue
             yield FeatureRow(str(rec.get("symbol") or default_symbol).upper(), ts, values)
@@ -104,7 +145,10 @@ def read_market_features(paths: Iterable[Path]) -> Iterator[FeatureRow | Quarant
 
 def ingest_market_features(rows, lake: Lake, partitions=None) -> IngestStats:
     return write_partitions(
-        rows, lake, "market_features", MARKET_FEATURES_SCHEMA,
+        rows,
+        lake,
+        "market_features",
+        MARKET_FEATURES_SCHEMA,
         partition_of=lambda r: day_of(r.ts),
         key_of=lambda r: (r.symbol, r.ts),
         to_values=lambda r: (r.symbol, int(r.ts * 1_000_000), *r.values),
@@ -127,25 +171,58 @@ def read_candles(paths: Iterable[Path]) -> Iterator[CandleRow | Quarantined]:
                 if not row or (line_no == 1 and row[0].strip().lower() == "open_time"):
                     continue
                 if len(row) != len(KLINE_COLUMNS):
-                    yield quarantined("candles", origin, None, f"expected 12 columns, found {len(row)}", row)
+                    yield quarantined(
+                        "candles", origin, None, f"expected 12 columns, found {len(row)}", row
+                    )
                     continue
                 open_ts = parse_timestamp(row[0].strip())
                 close_ts = parse_timestamp(row[6].strip())
                 nums = [finite_float(row[i]) for i in (1, 2, 3, 4, 5, 7, 8, 9, 10)]
                 if open_ts is None or close_ts is None or any(v is None for v in nums):
-                    yield quarantined("candles", origin, row[0], "unparseable time or non-finite number", row,
-                                      None if open_ts is None else day_of(open_ts))
+                    yield quarantined(
+                        "candles",
+                        origin,
+                        row[0],
+                        "unparseable time or non-finite number",
+                        row,
+                        None if open_ts is None else day_of(open_ts),
+                    )
                     continue
                 o, h, lo, c, vol, qav, trades, tbb, tbq = nums
                 if h < max(o, c) or lo > min(o, c):
-                    yield quarantined("candles", origin, row[0], "high/low inconsistent with open/close", row, day_of(open_ts))
+                    yield quarantined(
+                        "candles",
+                        origin,
+                        row[0],
+                        "high/low inconsistent with open/close",
+                        row,
+                        day_of(open_ts),
+                    )
                     continue
-                yield CandleRow(symbol, (int(open_ts * 1000), o, h, lo, c, vol, int(close_ts * 1000), qav, int(trades), tbb, tbq))
+                yield CandleRow(
+                    symbol,
+                    (
+                        int(open_ts * 1000),
+                        o,
+                        h,
+                        lo,
+                        c,
+                        vol,
+                        int(close_ts * 1000),
+                        qav,
+                        int(trades),
+                        tbb,
+                        tbq,
+                    ),
+                )
 
 
 def ingest_candles(rows, lake: Lake, partitions=None) -> IngestStats:
     return write_partitions(
-        rows, lake, "candles", CANDLES_SCHEMA,
+        rows,
+        lake,
+        "candles",
+        CANDLES_SCHEMA,
         partition_of=lambda r: day_of(r.values[0] / 1000),
         key_of=lambda r: (r.symbol, r.values[0]),
         to_values=lambda r: (r.symbol, *r.values),
@@ -178,8 +255,14 @@ def read_social_posts(paths: Iterable[Path]) -> Iterator[PostRow | Quarantined]:
                 yield quarantined("social_posts", origin, rec["post_id"], "unparseable date", rec)
                 continue
             title, body = rec.get("title") or "", rec.get("body") or ""
-            if not isinstance(title, str) or not isinstance(body, str) or not (title + body).strip():
-                yield quarantined("social_posts", origin, rec["post_id"], "no text", rec, day_of(ts))
+            if (
+                not isinstance(title, str)
+                or not isinstance(body, str)
+                or not (title + body).strip()
+            ):
+                yield quarantined(
+                    "social_posts", origin, rec["post_id"], "no text", rec, day_of(ts)
+                )
                 continue
             rating = rec.get("rating")
             if rating in ("", None):
@@ -190,14 +273,32 @@ def read_social_posts(paths: Iterable[Path]) -> Iterator[PostRow | Quarantined]:
                 except (TypeError, ValueError):
                     rating = -1
                 if rating not in (1, 2, 3):
-                    yield quarantined("social_posts", origin, rec["post_id"], f"rating {rec.get('rating')!r} not in 1-3", rec, day_of(ts))
+                    yield quarantined(
+                        "social_posts",
+                        origin,
+                        rec["post_id"],
+                        f"rating {rec.get('rating')!r} not in 1-3",
+                        rec,
+                        day_of(ts),
+                    )
                     continue
-            yield PostRow(str(rec["post_id"]), ts, rec.get("author"), title, body, rec.get("image") or None, rating)
+            yield PostRow(
+                str(rec["post_id"]),
+                ts,
+                rec.get("author"),
+                title,
+                body,
+                rec.get("image") or None,
+                rating,
+            )
 
 
 def ingest_social_posts(rows, lake: Lake, partitions=None) -> IngestStats:
     return write_partitions(
-        rows, lake, "social_posts", SOCIAL_POSTS_SCHEMA,
+        rows,
+        lake,
+        "social_posts",
+        SOCIAL_POSTS_SCHEMA,
         partition_of=lambda r: day_of(r.ts),
         key_of=lambda r: r.post_id,
         to_values=lambda r: (r.post_id, int(r.ts * 1_000_000), *r[2:]),

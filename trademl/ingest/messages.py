@@ -82,7 +82,12 @@ def read_telegram_export(path: str | Path) -> Iterator[Row]:
             continue
         reply = item.get("reply_to_message_id")
         yield Message(
-            "telegram", channel, str(msg_id), ts, text, _opt_str(item.get("from")),
+            "telegram",
+            channel,
+            str(msg_id),
+            ts,
+            text,
+            _opt_str(item.get("from")),
             None if reply is None else str(reply),
         )
 
@@ -117,8 +122,13 @@ def read_discord_export(path: str | Path) -> Iterator[Row]:
         author = item.get("author") if isinstance(item.get("author"), dict) else {}
         ref = item.get("reference") if isinstance(item.get("reference"), dict) else {}
         yield Message(
-            "discord", channel, str(msg_id), ts, text,
-            _opt_str(author.get("nickname") or author.get("name")), _opt_str(ref.get("messageId")),
+            "discord",
+            channel,
+            str(msg_id),
+            ts,
+            text,
+            _opt_str(author.get("nickname") or author.get("name")),
+            _opt_str(ref.get("messageId")),
         )
 
 
@@ -162,8 +172,13 @@ def read_csv_messages(path: str | Path) -> Iterator[Row]:
                 yield quarantined("csv", f"{origin}:{line_no}", row_id, "no text", row, day_of(ts))
                 continue
             yield Message(
-                "csv", row.get("channel") or default_channel, str(row_id), ts, text,
-                row.get("author") or None, row.get("reply_to") or None,
+                "csv",
+                row.get("channel") or default_channel,
+                str(row_id),
+                ts,
+                text,
+                row.get("author") or None,
+                row.get("reply_to") or None,
             )
 
 
@@ -195,11 +210,14 @@ def read_sql_messages(
                 tbl = sa.Table(table, meta, autoload_with=conn)
             except sa.exc.NoSuchTableError:
                 raise InputError(safe_url, f"no table {table!r}") from None
-            wanted = [id_column, date_column, text_column] + ([channel_column] if channel_column else [])
+            wanted = [id_column, date_column, text_column] + (
+                [channel_column] if channel_column else []
+            )
             missing = [c for c in wanted if c not in tbl.c and c != channel_column]
             if missing:
                 raise InputError(
-                    safe_url, f"table {table!r} has no column(s) {missing} (has {list(tbl.c.keys())})"
+                    safe_url,
+                    f"table {table!r} has no column(s) {missing} (has {list(tbl.c.keys())})",
                 )
             chan_col = channel_column if channel_column in tbl.c else None
             cols = [tbl.c[id_column], tbl.c[date_column], tbl.c[text_column]]
@@ -225,7 +243,10 @@ def read_sql_messages(
     except InputError:
         raise
     except sa.exc.SQLAlchemyError as exc:
-        raise InputError(safe_url, f"cannot read table {table!r}: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}") from None
+        raise InputError(
+            safe_url,
+            f"cannot read table {table!r}: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}",
+        ) from None
     finally:
         engine.dispose()
 
@@ -241,4 +262,3 @@ def _mask_url(url: str) -> str:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
-

@@ -24,7 +24,9 @@ def quarantined(source: str, origin: str, row_id: Any, reason: str, raw: Any, da
         raw_json = json.dumps(raw, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         raw_json = repr(raw)
-    return Quarantined(source, origin, None if row_id is None else str(row_id), reason, raw_json, date)
+    return Quarantined(
+        source, origin, None if row_id is None else str(row_id), reason, raw_json, date
+    )
 
 
 _DAY_CACHE: dict[int, str] = {}

@@ -61,7 +61,8 @@ class MessageSources:
             inbox = Path(self.inbox)
             if not inbox.is_dir():
                 raise InputError(
-                    str(inbox), "inbox folder does not exist",
+                    str(inbox),
+                    "inbox folder does not exist",
                     "run `trademl demo-data` or point the sources' inbox at your exports",
                 )
             found["telegram"] += sorted(inbox.glob("telegram/**/result.json"))
@@ -76,7 +77,11 @@ class MessageSources:
 
 def iter_messages(sources: MessageSources) -> Iterator[Row]:
     """Every row of every configured source, in source order, streaming."""
-    readers = {"telegram": read_telegram_export, "discord": read_discord_export, "csv": read_csv_messages}
+    readers = {
+        "telegram": read_telegram_export,
+        "discord": read_discord_export,
+        "csv": read_csv_messages,
+    }
     for kind, paths in sources.files().items():
         for path in paths:
             yield from readers[kind](path)
@@ -102,5 +107,3 @@ def ingest_messages(
         to_values=_message_values,
         partitions=partitions,
     )
-
-

@@ -43,7 +43,10 @@ class LabelCache:
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], model: str, prompt_version: str,
+        self,
+        directory: str | os.PathLike[str],
+        model: str,
+        prompt_version: str,
         compact_after: int = 32,
     ):
         self.directory = Path(directory)
@@ -102,9 +105,11 @@ class LabelCache:
     def _load(self) -> None:
         for shard in sorted(self.directory.glob(_SHARD_GLOB)):
             for record in _read_shard(shard):
-                if (record.get("model") == self.model
-                        and record.get("prompt_version") == self.prompt_version
-                        and isinstance(record.get("answer"), dict)):
+                if (
+                    record.get("model") == self.model
+                    and record.get("prompt_version") == self.prompt_version
+                    and isinstance(record.get("answer"), dict)
+                ):
                     self._entries[record["text_sha256"]] = record
 
 

@@ -240,8 +240,13 @@ class ChatClient:
                 delay = max(delay, min(retry_after, ep.max_retry_after_s))
                 with shared.lock:  # a rate limit applies to every worker, not just this one
                     shared.pause_until = max(shared.pause_until, time.monotonic() + delay)
-            log.debug("LLM item %d attempt %d failed (%s); retrying in %.2f s",
-                      index, result.attempts, error, delay)
+            log.debug(
+                "LLM item %d attempt %d failed (%s); retrying in %.2f s",
+                index,
+                result.attempts,
+                error,
+                delay,
+            )
             self._sleep(delay)
             attempt += 1
 

@@ -25,8 +25,17 @@ from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-BEHAVIOURS = ("ok", "429", "500", "slow", "malformed", "bad_schema", "garbage", "ungrounded",
-              "injection")
+BEHAVIOURS = (
+    "ok",
+    "429",
+    "500",
+    "slow",
+    "malformed",
+    "bad_schema",
+    "garbage",
+    "ungrounded",
+    "injection",
+)
 _MESSAGE_RE = re.compile(r"<message>(.*)</message>", re.DOTALL)
 
 
@@ -165,8 +174,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fake._stop.wait(fake.latency_s):
             return
         if behaviour == "429":
-            self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
-                       {"Retry-After": f"{fake.retry_after_s:g}"})
+            self._send(
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit"}},
+                {"Retry-After": f"{fake.retry_after_s:g}"},
+            )
             return
         if behaviour == "500":
             self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
@@ -177,16 +189,26 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour == "slow" and fake._stop.wait(fake.slow_s):
             return
         content = _content_for(behaviour, text)
-        self._send(200, {
-            "id": f"chatcmpl-fake-{fake.calls}",
-            "object": "chat.completion",
-            "model": body.get("model", fake.model),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": len(prompt) // 4 + 1,
-                      "completion_tokens": len(content) // 4 + 1,
-                      "total_tokens": len(prompt) // 4 + len(content) // 4 + 2},
-        })
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-fake-{fake.calls}",
+                "object": "chat.completion",
+                "model": body.get("model", fake.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt) // 4 + 1,
+                    "completion_tokens": len(content) // 4 + 1,
+                    "total_tokens": len(prompt) // 4 + len(content) // 4 + 2,
+                },
+            },
+        )
 
     def _send(
         self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
@@ -253,8 +275,9 @@ def heuristic_answer(text: str) -> dict[str, Any]:
         pair = "XAUUSD"
 
     def numbers(pattern: str) -> list[float]:
-        return [float(n.replace(",", "")) for n in re.findall(pattern + r"\s*[:=@-]?\s*" + _NUM,
-                                                               upper)]
+        return [
+            float(n.replace(",", "")) for n in re.findall(pattern + r"\s*[:=@-]?\s*" + _NUM, upper)
+        ]
 
     entry = numbers(r"(?:@|\b(?:ENTRY|AT|BUY|SELL|LONG|SHORT))")
     targets = numbers(r"\b(?:TP\d?|TARGET\s*\d?)")
@@ -268,7 +291,11 @@ def heuristic_answer(text: str) -> dict[str, Any]:
     else:
         label, side = "NON_SIGNAL", None
     return {
-        "label": label, "pair": pair, "side": side, "entry": entry, "targets": targets,
+        "label": label,
+        "pair": pair,
+        "side": side,
+        "entry": entry,
+        "targets": targets,
         "stop_loss": stops[0] if stops else None,
         "leverage": float(next(g for g in lev.groups() if g)) if lev else None,
     }

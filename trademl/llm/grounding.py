@@ -15,10 +15,33 @@ _NUMBER_RES = (
     re.compile(r"(?<!\d)(?=(\d{1,3}(?:,\d{3})+(?:\.\d+)?)([kK]\b)?)"),
     re.compile(r"(?<!\d)(?=(\d+(?:\.\d+)?|\.\d+)([kK]\b)?)"),
 )
-_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "GBP", "JPY", "CHF", "CAD",
-           "AUD", "NZD", "BTC", "ETH", "BNB")
-_ALIASES = {"XAU": ("GOLD",), "XAG": ("SILVER",), "BTC": ("BITCOIN",), "ETH": ("ETHEREUM",),
-            "US30": ("DOW", "DJ", "DJI"), "NAS100": ("NASDAQ", "NAS", "NQ"), "SPX": ("SP500",)}
+_QUOTES = (
+    "FDUSD",
+    "USDT",
+    "USDC",
+    "BUSD",
+    "TUSD",
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "CHF",
+    "CAD",
+    "AUD",
+    "NZD",
+    "BTC",
+    "ETH",
+    "BNB",
+)
+_ALIASES = {
+    "XAU": ("GOLD",),
+    "XAG": ("SILVER",),
+    "BTC": ("BITCOIN",),
+    "ETH": ("ETHEREUM",),
+    "US30": ("DOW", "DJ", "DJI"),
+    "NAS100": ("NASDAQ", "NAS", "NQ"),
+    "SPX": ("SP500",),
+}
 _DIRECTION_RE = {
     "LONG": re.compile(r"\b(?:long|buy|bull)|📈|⬆|↗|🟢", re.IGNORECASE),
     "SHORT": re.compile(r"\b(?:short|sell|bear)|📉|⬇|↘|🔴", re.IGNORECASE),
@@ -80,16 +103,22 @@ def grounding_problem(text: str, answer: dict[str, Any]) -> str | None:
     """Why ``answer`` is not supported by ``text``; ``None`` when every part of it is."""
     present = numbers_in(text)
     claimed = [*answer["entry"], *answer["targets"], answer["stop_loss"], answer["leverage"]]
-    missing = [x for x in claimed if x is not None
-               and not any(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for y in present)]
+    missing = [
+        x
+        for x in claimed
+        if x is not None
+        and not any(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for y in present)
+    ]
     if missing:
         return f"numbers not in the message: {', '.join(f'{x:.12g}' for x in missing)}"
     pair = answer["pair"]
     if pair:
         base = pair_base(pair)
         upper = text.upper()
-        if not any(re.search(rf"(?<![A-Z0-9]){re.escape(name)}", upper)
-                   for name in (base, *_ALIASES.get(base, ()))):
+        if not any(
+            re.search(rf"(?<![A-Z0-9]){re.escape(name)}", upper)
+            for name in (base, *_ALIASES.get(base, ()))
+        ):
             return f"pair {pair}: base symbol {base} not in the message"
     label, side = answer["label"], answer["side"]
     expected_side = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(label)
@@ -98,11 +127,17 @@ def grounding_problem(text: str, answer: dict[str, Any]) -> str | None:
     if label != NON_SIGNAL and expected_side is None and side is not None:
         return f"label {label} (direction not stated) but side {side}"
     direction = side or expected_side
-    if (direction and not _DIRECTION_RE[direction].search(text)
-            and direction_from_levels(answer) != direction):
-        return (f"direction {direction} claimed, but neither a {direction.lower()}/buy/sell word "
-                "in the message nor its targets and stop imply it")
-    if label != NON_SIGNAL and not (pair or answer["entry"] or answer["targets"]
-                                    or answer["stop_loss"] is not None):
+    if (
+        direction
+        and not _DIRECTION_RE[direction].search(text)
+        and direction_from_levels(answer) != direction
+    ):
+        return (
+            f"direction {direction} claimed, but neither a {direction.lower()}/buy/sell word "
+            "in the message nor its targets and stop imply it"
+        )
+    if label != NON_SIGNAL and not (
+        pair or answer["entry"] or answer["targets"] or answer["stop_loss"] is not None
+    ):
         return f"label {label} but no pair and no price level in the message"
     return None

@@ -23,9 +23,14 @@ import jsonschema
 
 from trademl.labels import NON_SIGNAL, SIGNAL_CLASSES, SIGNAL_FIELDS
 from trademl.llm.cache import LabelCache
+from trademl.llm.client import (
+    ChatClient,
+    ChatResult,
+    LLMEndpoint,
+    MalformedAnswer,
+    parse_json_object,
+)
 from trademl.llm.grounding import grounding_problem, instruction_like
-from trademl.llm.client import ChatClient, ChatResult, LLMEndpoint, MalformedAnswer
-from trademl.llm.client import parse_json_object
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +160,11 @@ class LLMLabeler:
     ):
         self.endpoint = endpoint
         self.client = ChatClient(endpoint, sleep=sleep) if endpoint else None
-        self.cache = (LabelCache(cache_dir, endpoint.model, PROMPT_VERSION)
-                      if endpoint and cache_dir is not None else None)
+        self.cache = (
+            LabelCache(cache_dir, endpoint.model, PROMPT_VERSION)
+            if endpoint and cache_dir is not None
+            else None
+        )
 
     def label(self, messages: Sequence[dict[str, Any]]) -> LabelRun:
         """Label ``messages`` (dicts with ``message_id`` and ``text``)."""
@@ -164,30 +172,59 @@ class LLMLabeler:
         run = self._label_llm(messages) if self.client else self._label_rules(messages)
         run.stats["messages"] = len(messages)
         run.stats["elapsed_s"] = round(time.perf_counter() - started, 4)
-        log.info("labelled %d messages (%s): %d labels, %d failures, %d ungrounded, %d calls",
-                 len(messages), run.mode, len(run.labels), len(run.failures),
-                 len(run.ungrounded), run.stats.get("calls_made", 0))
+        log.info(
+            "labelled %d messages (%s): %d labels, %d failures, %d ungrounded, %d calls",
+            len(messages),
+            run.mode,
+            len(run.labels),
+            len(run.failures),
+            len(run.ungrounded),
+            run.stats.get("calls_made", 0),
+        )
         return run
 
     def _label_rules(self, messages: Sequence[dict[str, Any]]) -> LabelRun:
         parse_signal = _rule_parser()
         if parse_signal is None:
-            raise RuntimeError("no LLM endpoint configured and trademl.signals.parser is not "
-                               "importable: configure an endpoint or install the rule parser")
+            raise RuntimeError(
+                "no LLM endpoint configured and trademl.signals.parser is not "
+                "importable: configure an endpoint or install the rule parser"
+            )
         run = LabelRun()
         for message in messages:
             try:
                 parsed = parse_signal(message["text"])
             except Exception as exc:  # one unparseable text must not sink the batch
-                run.failures.append({"message_id": message["message_id"],
-                                     "reason": f"rule parser: {exc!r}", "attempts": 0})
+                run.failures.append(
+                    {
+                        "message_id": message["message_id"],
+                        "reason": f"rule parser: {exc!r}",
+                        "attempts": 0,
+                    }
+                )
                 continue
-            run.labels.append({"message_id": message["message_id"], "label": parsed.label,
-                               **parsed.fields(), "source": "rules"})
-        run.stats.update(mode="rules", calls_made=0, cache_hits=0, failures=len(run.failures),
-                         ungrounded=0, injection_suspected=0, tokens_in=0, tokens_out=0,
-                         estimated_cost_usd=0.0, agreement_with_rules=1.0 if run.labels else None,
-                         model=None, prompt_version=None)
+            run.labels.append(
+                {
+                    "message_id": message["message_id"],
+                    "label": parsed.label,
+                    **parsed.fields(),
+                    "source": "rules",
+                }
+            )
+        run.stats.update(
+            mode="rules",
+            calls_made=0,
+            cache_hits=0,
+            failures=len(run.failures),
+            ungrounded=0,
+            injection_suspected=0,
+            tokens_in=0,
+            tokens_out=0,
+            estimated_cost_usd=0.0,
+            agreement_with_rules=1.0 if run.labels else None,
+            model=None,
+            prompt_version=None,
+        )
         return run
 
     def _label_llm(self, messages: Sequence[dict[str, Any]]) -> LabelRun:
@@ -220,7 +257,7 @@ class LLMLabeler:
         results: list[ChatResult] = []
         failed: dict[str, ChatResult] = {}
         for start in range(0, len(texts), chunk):
-            part = texts[start:start + chunk]
+            part = texts[start : start + chunk]
             part_results = self.client.complete_many(
                 [build_conversation(t) for t in part], parse_answer, RESPONSE_FORMAT, progress
             )
@@ -243,8 +280,9 @@ class LLMLabeler:
             mid, text = message["message_id"], message["text"]
             if text in failed:
                 result = failed[text]
-                run.failures.append({"message_id": mid, "reason": result.error,
-                                     "attempts": result.attempts})
+                run.failures.append(
+                    {"message_id": mid, "reason": result.error, "attempts": result.attempts}
+                )
                 continue
             answer = answers[text]
             rules_label = _safe_label(parse_signal, text)
@@ -253,8 +291,10 @@ class LLMLabeler:
             if tell:
                 suspected += 1
             if reason is None and tell and answer["label"] != (rules_label or NON_SIGNAL):
-                reason = (f"message contains instruction-like text ({tell!r}); class "
-                          f"{answer['label']} not confirmed by the rule parser ({rules_label})")
+                reason = (
+                    f"message contains instruction-like text ({tell!r}); class "
+                    f"{answer['label']} not confirmed by the rule parser ({rules_label})"
+                )
             if reason is not None:
                 run.ungrounded.append({"message_id": mid, "answer": answer, "reason": reason})
                 continue
@@ -264,13 +304,20 @@ class LLMLabeler:
         tokens_in = sum(r.tokens_in for r in results)
         tokens_out = sum(r.tokens_out for r in results)
         run.stats.update(
-            mode="llm", calls_made=sum(r.attempts for r in results), cache_hits=cache_hits,
-            failures=len(run.failures), ungrounded=len(run.ungrounded),
-            injection_suspected=suspected, tokens_in=tokens_in, tokens_out=tokens_out,
+            mode="llm",
+            calls_made=sum(r.attempts for r in results),
+            cache_hits=cache_hits,
+            failures=len(run.failures),
+            ungrounded=len(run.ungrounded),
+            injection_suspected=suspected,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
             estimated_cost_usd=round(self.endpoint.cost_usd(tokens_in, tokens_out), 6),
-            agreement_with_rules=(round(agree / len(run.labels), 4)
-                                  if parse_signal and run.labels else None),
-            model=self.endpoint.model, prompt_version=PROMPT_VERSION,
+            agreement_with_rules=(
+                round(agree / len(run.labels), 4) if parse_signal and run.labels else None
+            ),
+            model=self.endpoint.model,
+            prompt_version=PROMPT_VERSION,
         )
         return run
 

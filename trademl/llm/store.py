@@ -17,14 +17,19 @@ def newest_messages(lake: Lake, limit: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for part in reversed(lake.partitions("raw", "rule_labels")):
-        table = pq.read_table(lake.raw("rule_labels", part), columns=["source", "channel", "message_id", "date", "text"])
+        table = pq.read_table(
+            lake.raw("rule_labels", part),
+            columns=["source", "channel", "message_id", "date", "text"],
+        )
         df = table.to_pandas().sort_values("date", ascending=False)
         for row in df.itertuples(index=False):
             key = " ".join(row.text.split()).casefold()
             if key in seen:
                 continue
             seen.add(key)
-            out.append({"message_id": f"{row.source}:{row.channel}:{row.message_id}", "text": row.text})
+            out.append(
+                {"message_id": f"{row.source}:{row.channel}:{row.message_id}", "text": row.text}
+            )
             if len(out) >= limit:
                 return out
     return out
@@ -34,7 +39,9 @@ def write_label_run(run, messages: list[dict[str, Any]], lake: Lake) -> dict[str
     """Labels to ``labels/llm_labels.parquet`` (with their text); failures and ungrounded answers
     to ``quarantine/llm_labels/*.jsonl``, each with its reason."""
     text_of = {m["message_id"]: m["text"] for m in messages}
-    labels = pd.DataFrame([{**row, "text": text_of.get(row["message_id"], "")} for row in run.labels])
+    labels = pd.DataFrame(
+        [{**row, "text": text_of.get(row["message_id"], "")} for row in run.labels]
+    )
     paths = {
         "labels": lake.root / "labels" / "llm_labels.parquet",
         "failures": lake.root / "quarantine" / "llm_labels" / "failures.jsonl",
@@ -44,7 +51,9 @@ def write_label_run(run, messages: list[dict[str, Any]], lake: Lake) -> dict[str
         labels.to_parquet(tmp, index=False)
     for key in ("failures", "ungrounded"):
         rows = [{**r, "text": text_of.get(r["message_id"], "")} for r in getattr(run, key)]
-        atomic_write_text(paths[key], "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+        atomic_write_text(
+            paths[key], "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+        )
     return paths
 
 

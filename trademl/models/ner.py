@@ -213,9 +213,7 @@ def evaluate_ner(
         if label in ENTITY_LABELS
     }
     micro = {k: float(v) for k, v in report.get("micro avg", {}).items()}
-    gold_fields = [
-        spans_to_fields(r["text"], r.get("entities", []), default_quote) for r in rows
-    ]
+    gold_fields = [spans_to_fields(r["text"], r.get("entities", []), default_quote) for r in rows]
     pred_fields = [
         spans_to_fields(r["text"], _spans_from_words(r["text"], tags), default_quote)
         for r, tags in zip(rows, pred_tags, strict=True)

@@ -59,7 +59,11 @@ def export_datasets(
     """
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
+    if (
+        not 0 <= validation_fraction < 1
+        or not 0 <= test_fraction < 1
+        or validation_fraction + test_fraction >= 1
+    ):
         raise ValueError(
             f"split fractions validation={validation_fraction}, test={test_fraction} must be in [0, 1) and sum below 1"
         )
@@ -67,7 +71,8 @@ def export_datasets(
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     if total == 0:
         raise InputError(
-            "rule_labels", f"no labelled messages in {len(files)} partition file(s)",
+            "rule_labels",
+            f"no labelled messages in {len(files)} partition file(s)",
             "materialize raw_messages and rule_labels for some partitions first",
         )
     train_end = round(total * (1 - validation_fraction - test_fraction))
@@ -75,11 +80,16 @@ def export_datasets(
     stats = ExportStats()
     seen: set[bytes] = set()
     index = 0
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and total > 4 * chunk_rows else None
+    pool = (
+        ProcessPoolExecutor(max_workers=workers) if workers > 1 and total > 4 * chunk_rows else None
+    )
     pending = []  # NER lines rendered in worker processes, written in order
     try:
         with atomic_path(classification_csv) as csv_tmp, atomic_path(ner_jsonl) as ner_tmp:
-            with open(csv_tmp, "w", newline="", encoding="utf-8") as cfh, open(ner_tmp, "w", encoding="utf-8") as nfh:
+            with (
+                open(csv_tmp, "w", newline="", encoding="utf-8") as cfh,
+                open(ner_tmp, "w", encoding="utf-8") as nfh,
+            ):
                 writer = csv.writer(cfh)
                 writer.writerow(("text", "label", "split"))
                 for path in files:
@@ -97,7 +107,13 @@ def export_datasets(
                                 strict=True,
                             )
                         ):
-                            split = "train" if index < train_end else "validation" if index < val_end else "test"
+                            split = (
+                                "train"
+                                if index < train_end
+                                else "validation"
+                                if index < val_end
+                                else "test"
+                            )
                             if split not in stats.split_start:
                                 stats.split_start[split] = dates[i].as_py().isoformat()
                             index += 1

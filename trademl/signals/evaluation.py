@@ -68,7 +68,7 @@ def score_signals(gold: list[dict], predictions: list[dict]) -> dict:
 
 
 def _classification(gold: list[dict], predictions: list[dict]) -> dict:
-    pairs = [(g["label"], p.get("label")) for g, p in zip(gold, predictions) if g.get("label")]
+    pairs = [(g["label"], p.get("label")) for g, p in zip(gold, predictions, strict=False) if g.get("label")]
     classes = sorted({c for pair in pairs for c in pair if c is not None}, key=_class_order)
     confusion: dict[str, dict[str, int]] = {}
     for g, p in pairs:
@@ -94,7 +94,7 @@ def _classification(gold: list[dict], predictions: list[dict]) -> dict:
 def _extraction(gold: list[dict], predictions: list[dict]) -> dict:
     counts = {f: [0, 0, 0] for f in SIGNAL_FIELDS}  # tp, fp, fn
     n = 0
-    for g, p in zip(gold, predictions):
+    for g, p in zip(gold, predictions, strict=False):
         if g.get("label") not in _SIGNAL_LABELS:
             continue
         n += 1
@@ -112,12 +112,23 @@ def _extraction(gold: list[dict], predictions: list[dict]) -> dict:
     fields = {}
     for field, (tp, fp, fn) in counts.items():
         precision, recall, f1 = _prf(tp, fp, fn)
-        fields[field] = {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp,
-                         "fn": fn}
+        fields[field] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
     tp, fp, fn = (sum(c[i] for c in counts.values()) for i in range(3))
     precision, recall, f1 = _prf(tp, fp, fn)
-    return {"n": n, "micro_precision": precision, "micro_recall": recall, "micro_f1": f1,
-            "fields": fields}
+    return {
+        "n": n,
+        "micro_precision": precision,
+        "micro_recall": recall,
+        "micro_f1": f1,
+        "fields": fields,
+    }
 
 
 def _close(a: float, b: float) -> bool:
@@ -174,8 +185,9 @@ def format_report(metrics: dict) -> str:
         f"{'class':<14}{'prec':>7}{'rec':>7}{'f1':>7}{'support':>9}",
     ]
     for name, m in cls["per_class"].items():
-        lines.append(f"{name:<14}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}"
-                     f"{m['support']:>9d}")
+        lines.append(
+            f"{name:<14}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{m['support']:>9d}"
+        )
     lines += [
         "",
         f"extraction rows: {ext['n']}  micro P/R/F1: {ext['micro_precision']:.3f} / "
@@ -183,6 +195,8 @@ def format_report(metrics: dict) -> str:
         f"{'field':<14}{'prec':>7}{'rec':>7}{'f1':>7}{'tp':>6}{'fp':>6}{'fn':>6}",
     ]
     for name, m in ext["fields"].items():
-        lines.append(f"{name:<14}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}"
-                     f"{m['tp']:>6d}{m['fp']:>6d}{m['fn']:>6d}")
+        lines.append(
+            f"{name:<14}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}"
+            f"{m['tp']:>6d}{m['fp']:>6d}{m['fn']:>6d}"
+        )
     return "\n".join(lines)

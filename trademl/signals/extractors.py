@@ -25,7 +25,11 @@ class RuleExtractor:
 
 
 def default_models_root() -> Path:
-    return Path(os.environ.get("TRADEML_MODELS", Path(os.environ.get("TRADEML_HOME", "var")) / "lake" / "models"))
+    return Path(
+        os.environ.get(
+            "TRADEML_MODELS", Path(os.environ.get("TRADEML_HOME", "var")) / "lake" / "models"
+        )
+    )
 
 
 def get_extractor(kind: str, models_root: str | os.PathLike | None = None):
@@ -44,5 +48,7 @@ def get_extractor(kind: str, models_root: str | os.PathLike | None = None):
             if kind == "model":
                 raise
     elif kind == "model":
-        raise TradeMLError(f"{root}: no deployed signal models (run `make demo` to train and deploy them)")
+        raise TradeMLError(
+            f"{root}: no deployed signal models (run `make demo` to train and deploy them)"
+        )
     return RuleExtractor()

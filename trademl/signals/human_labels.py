@@ -12,9 +12,12 @@ from typing import Any
 from trademl.errors import InputError
 from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
 
-_SPAN_COLUMNS = [("pair", "PAIR"), ("leverage", "LEVERAGE"), ("entry", "ENTRY"), ("stop_loss", "STOP_LOSS")] + [
-    (f"target{i}", "TARGET") for i in range(1, 6)
-]
+_SPAN_COLUMNS = [
+    ("pair", "PAIR"),
+    ("leverage", "LEVERAGE"),
+    ("entry", "ENTRY"),
+    ("stop_loss", "STOP_LOSS"),
+] + [(f"target{i}", "TARGET") for i in range(1, 6)]
 _DIRECTION = {"LONG": SIGNAL_LONG, "SHORT": SIGNAL_SHORT, "NONE": SIGNAL_NONE, None: SIGNAL_NONE}
 
 
@@ -48,7 +51,10 @@ def read_human_labels(
         with engine.connect() as conn:
             rows = conn.execute(query).fetchall()
     except sa.exc.SQLAlchemyError as exc:
-        raise InputError(_mask_url(url), f"cannot read human labels ({labels_table} ⋈ {messages_table}): {exc.args[0] if exc.args else exc}") from None
+        raise InputError(
+            _mask_url(url),
+            f"cannot read human labels ({labels_table} ⋈ {messages_table}): {exc.args[0] if exc.args else exc}",
+        ) from None
     by_message: dict[tuple, dict[str, Any]] = {}
     rejected = []
     for row in rows:
@@ -65,7 +71,9 @@ def read_human_labels(
             if start is None and end is None:
                 continue
             if start is None or end is None or not 0 <= start < end <= len(text or ""):
-                problem = f"{ent} offsets {start}..{end} outside the text (length {len(text or '')})"
+                problem = (
+                    f"{ent} offsets {start}..{end} outside the text (length {len(text or '')})"
+                )
                 break
             entities.append({"start": int(start), "end": int(end), "label": ent})
         if problem:

@@ -13,7 +13,9 @@ import pyarrow.parquet as pq
 from trademl.lake import atomic_path
 from trademl.signals.parser import parse_signal
 
-SPAN_TYPE = pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string())]))
+SPAN_TYPE = pa.list_(
+    pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string())])
+)
 
 RULE_LABELS_SCHEMA = pa.schema(
     [
@@ -41,7 +43,11 @@ def parse_texts(texts: list[str]) -> dict[str, list]:
     cols: dict[str, list] = {c: [] for c in _PARSED_COLUMNS}
     label, pair, side = cols["label"], cols["pair"], cols["side"]
     entry, targets, sl, lev, ents = (
-        cols["entry"], cols["targets"], cols["stop_loss"], cols["leverage"], cols["entities"],
+        cols["entry"],
+        cols["targets"],
+        cols["stop_loss"],
+        cols["leverage"],
+        cols["entities"],
     )
     for text in texts:
         p = parse_signal(text)
@@ -74,7 +80,9 @@ def label_messages(
                     parsed[c].extend(part[c])
     else:
         parsed = parse_texts(texts)
-    base = {name: messages.column(name) for name in ("source", "channel", "message_id", "date", "text")}
+    base = {
+        name: messages.column(name) for name in ("source", "channel", "message_id", "date", "text")
+    }
     arrays = [
         base[f.name] if f.name in base else pa.array(parsed[f.name], type=f.type)
         for f in RULE_LABELS_SCHEMA
@@ -98,7 +106,9 @@ def label_partition(
         writer = pq.ParquetWriter(tmp, RULE_LABELS_SCHEMA, compression="zstd")
         try:
             for batch in source.iter_batches(batch_size=batch_rows):
-                table, batch_counts = label_messages(pa.Table.from_batches([batch]), workers=workers)
+                table, batch_counts = label_messages(
+                    pa.Table.from_batches([batch]), workers=workers
+                )
                 writer.write_table(table)
                 counts.update(batch_counts)
         finally:

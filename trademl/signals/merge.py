@@ -41,7 +41,9 @@ def merge_labels(
             i = index.get(key)
             if i is None:
                 index[key] = len(labels) + len(extra)
-                extra.append({"text": row["text"], "label": label, "split": "train", "label_source": source})
+                extra.append(
+                    {"text": row["text"], "label": label, "split": "train", "label_source": source}
+                )
                 stats["added"][source] += 1
                 continue
             if i >= len(labels):  # added by a lower-precedence source in this call

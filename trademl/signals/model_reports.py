@@ -21,7 +21,11 @@ def training_table(lake: Lake) -> tuple[pd.DataFrame, dict[str, Any]]:
 
     dataset = pd.read_csv(lake.export("classification_data.csv"), keep_default_na=False)
     human_path = lake.root / "labels" / "human_labels.jsonl"
-    human = [json.loads(line) for line in human_path.read_text().splitlines()] if human_path.exists() else []
+    human = (
+        [json.loads(line) for line in human_path.read_text().splitlines()]
+        if human_path.exists()
+        else []
+    )
     return merge_labels(dataset, human, read_llm_labels(lake))
 
 
@@ -53,18 +57,26 @@ def _delta_table(deltas: dict[str, float | None]) -> str:
 
 
 def classifier_report(
-    lake: Lake, version: str, metrics: dict[str, Any], champion: dict[str, Any] | None,
-    deltas: dict[str, float | None], extra: dict[str, Any],
+    lake: Lake,
+    version: str,
+    metrics: dict[str, Any],
+    champion: dict[str, Any] | None,
+    deltas: dict[str, float | None],
+    extra: dict[str, Any],
 ) -> tuple[str, dict[str, Path]]:
     """Write ``reports/signal_classifier/<version>.md`` and its PNGs; return (markdown, png paths)."""
     folder = lake.reports("signal_classifier")
     pngs = {
         "confusion": confusion_matrix_png(
-            metrics["confusion_matrix"], metrics["confusion_labels"],
-            folder / f"{version}-confusion.png", f"signal_classifier {version}: confusion (test)",
+            metrics["confusion_matrix"],
+            metrics["confusion_labels"],
+            folder / f"{version}-confusion.png",
+            f"signal_classifier {version}: confusion (test)",
         ),
         "pr_curves": curves_png(
-            metrics.pop("_curves"), folder / f"{version}-pr.png", "precision-recall per class (test)"
+            metrics.pop("_curves"),
+            folder / f"{version}-pr.png",
+            "precision-recall per class (test)",
         ),
     }
     lines = [
@@ -78,30 +90,50 @@ def classifier_report(
     ]
     for label, s in metrics["per_class"].items():
         ap = metrics["average_precision"].get(label)
-        lines.append(f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} | "
-                     f"{'' if ap is None else f'{ap:.3f}'} |")
+        lines.append(
+            f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} | "
+            f"{'' if ap is None else f'{ap:.3f}'} |"
+        )
     lines += ["", "## Against the deployed champion", ""]
     if champion is None:
         lines.append("No champion deployed yet: this model is the first.")
     else:
-        lines.append(f"Champion {champion['version']} scored on the same test split: accuracy "
-                     f"{champion['metrics']['accuracy']:.4f}, macro-F1 {champion['metrics']['macro_f1']:.4f}.")
+        lines.append(
+            f"Champion {champion['version']} scored on the same test split: accuracy "
+            f"{champion['metrics']['accuracy']:.4f}, macro-F1 {champion['metrics']['macro_f1']:.4f}."
+        )
         lines += ["", _delta_table(deltas)]
-    lines += ["", "## Details", "", "```json", json.dumps(extra, indent=1, default=str), "```", "",
-              f"![confusion]({pngs['confusion'].name}) ![pr]({pngs['pr_curves'].name})", ""]
+    lines += [
+        "",
+        "## Details",
+        "",
+        "```json",
+        json.dumps(extra, indent=1, default=str),
+        "```",
+        "",
+        f"![confusion]({pngs['confusion'].name}) ![pr]({pngs['pr_curves'].name})",
+        "",
+    ]
     markdown = "\n".join(lines)
     atomic_write_text(folder / f"{version}.md", markdown)
     return markdown, pngs
 
 
 def ner_report(
-    lake: Lake, version: str, metrics: dict[str, Any], champion: dict[str, Any] | None,
+    lake: Lake,
+    version: str,
+    metrics: dict[str, Any],
+    champion: dict[str, Any] | None,
     deltas: dict[str, float | None],
 ) -> tuple[str, dict[str, Path]]:
     """Write ``reports/ner_extractor/<version>.md`` and a per-entity F1 chart."""
     folder = lake.reports("ner_extractor")
     f1 = {label: s.get("f1-score", 0.0) for label, s in metrics["entity"].items()}
-    pngs = {"entity_f1": bars_png(f1, folder / f"{version}-entity-f1.png", f"ner_extractor {version}: entity F1 (test)")}
+    pngs = {
+        "entity_f1": bars_png(
+            f1, folder / f"{version}-entity-f1.png", f"ner_extractor {version}: entity F1 (test)"
+        )
+    }
     lines = [
         f"# ner_extractor {version}",
         "",
@@ -111,17 +143,23 @@ def ner_report(
         "|---|---|---|---|---|",
     ]
     for label, s in metrics["entity"].items():
-        lines.append(f"| {label} | {s.get('precision', 0):.3f} | {s.get('recall', 0):.3f} | "
-                     f"{s.get('f1-score', 0):.3f} | {int(s.get('support', 0))} |")
+        lines.append(
+            f"| {label} | {s.get('precision', 0):.3f} | {s.get('recall', 0):.3f} | "
+            f"{s.get('f1-score', 0):.3f} | {int(s.get('support', 0))} |"
+        )
     lines += ["", "Field accuracy after post-processing:", "", "| field | accuracy |", "|---|---|"]
     for field, value in metrics.get("fields", {}).items():
-        lines.append(f"| {field} | {value:.3f} |" if isinstance(value, float) else f"| {field} | {value} |")
+        lines.append(
+            f"| {field} | {value:.3f} |" if isinstance(value, float) else f"| {field} | {value} |"
+        )
     lines += ["", "## Against the deployed champion", ""]
     if champion is None:
         lines.append("No champion deployed yet: this model is the first.")
     else:
-        lines.append(f"Champion {champion['version']} on the same test rows: entity micro-F1 "
-                     f"{champion['metrics']['entity_f1']:.4f}.")
+        lines.append(
+            f"Champion {champion['version']} on the same test rows: entity micro-F1 "
+            f"{champion['metrics']['entity_f1']:.4f}."
+        )
         lines += ["", _delta_table(deltas)]
     lines += ["", f"![entity F1]({pngs['entity_f1'].name})", ""]
     markdown = "\n".join(lines)

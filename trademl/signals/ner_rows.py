@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 
-def load_ner_rows(path: str | Path, *, max_train_rows: int | None = None, seed: int = 13) -> list[dict[str, Any]]:
+def load_ner_rows(
+    path: str | Path, *, max_train_rows: int | None = None, seed: int = 13
+) -> list[dict[str, Any]]:
     """All rows of ``path``; with ``max_train_rows``, the train split keeps every row that has an
     entity and fills the rest of the budget with entity-free rows (sampled, seeded)."""
     rows = []

@@ -52,7 +52,6 @@ class ParsedSignal:
         }
 
 
-
 def _no_signal() -> ParsedSignal:
     # A fresh object each time: callers may keep and extend the entry/targets lists.
     return ParsedSignal(NON_SIGNAL, None, None, [], [], None, None, ())
@@ -88,8 +87,12 @@ _KEYWORDS = re.compile(
     r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries"
     r"|enter(?:ed)?|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
     rf"|(?P<tp>(?:{_LB}(?:(?:sell\s+|take[\s-]*profit\s+|tp\s+)?targets?|take[\s-]*profits?"
-    r"|takeprofit|t\.?p\.?|t-p|tg|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)" + _RB
-    + r"|🎯)" + _INDEX + _TAIL + ")"
+    r"|takeprofit|t\.?p\.?|t-p|tg|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
+    + _RB
+    + r"|🎯)"
+    + _INDEX
+    + _TAIL
+    + ")"
     rf"|(?P<sl>{_LB}(?:stop[\s\-/]*los[st]\w*|stop[\s-]*targets?|stoploss|stop|s\s?[./\-]?\s?l\.?"
     r"|стоп\w*(?:-лосс\w*)?|сл|(?:st|si)(?=\s*:?\s*\d))" + _RB + _TAIL + ")"
     rf"|(?P<lev>{_LB}(?:leverage|lev|плечо|кредитное\s+плечо)\s*[:\-=]?\s*"
@@ -286,8 +289,9 @@ def parse_signal(text: str) -> ParsedSignal:
             targets += extra
     targets = _dedupe(targets)
 
-    label = _classify(text, low, side, entry, targets, stop, has_strong_entry_kw, first_level_pos,
-                      block_end)
+    label = _classify(
+        text, low, side, entry, targets, stop, has_strong_entry_kw, first_level_pos, block_end
+    )
     if label == NON_SIGNAL:
         return _no_signal()
 

@@ -24,9 +24,12 @@ def deployed_models(
             "previous": previous.version if previous else None,
             "path": str(reg.deployed_path(report["name"])),
         }
-        context.log.info(f"{report['name']}: champion is now {report['version']} "
-                         f"(was {previous.version if previous else 'none'})")
-    context.add_output_metadata({
-        f"{name}_version": info["version"] for name, info in deployed.items()
-    } | {f"{name}_previous": info["previous"] or "none" for name, info in deployed.items()})
+        context.log.info(
+            f"{report['name']}: champion is now {report['version']} "
+            f"(was {previous.version if previous else 'none'})"
+        )
+    context.add_output_metadata(
+        {f"{name}_version": info["version"] for name, info in deployed.items()}
+        | {f"{name}_previous": info["previous"] or "none" for name, info in deployed.items()}
+    )
     return deployed

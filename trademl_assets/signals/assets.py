@@ -42,11 +42,17 @@ class DatasetConfig(dg.Config):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            "classification_dataset", group_name="signals", deps=["rule_labels"], kinds={"csv"},
+            "classification_dataset",
+            group_name="signals",
+            deps=["rule_labels"],
+            kinds={"csv"},
             description="classification_data.csv: text,label,split with a time-based split.",
         ),
         dg.AssetSpec(
-            "ner_dataset", group_name="signals", deps=["rule_labels"], kinds={"jsonl"},
+            "ner_dataset",
+            group_name="signals",
+            deps=["rule_labels"],
+            kinds={"jsonl"},
             description="ner_data.jsonl: text, character-span entities, tokens and BIO tags.",
         ),
     ],
@@ -57,8 +63,11 @@ def signal_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, la
     files = [store.raw("rule_labels", p) for p in store.partitions("raw", "rule_labels")]
     csv_path, ner_path = store.export("classification_data.csv"), store.export("ner_data.jsonl")
     stats = export_datasets(
-        files, csv_path, ner_path,
-        validation_fraction=config.validation_fraction, test_fraction=config.test_fraction,
+        files,
+        csv_path,
+        ner_path,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
     )
     context.log.info(
         f"exported {sum(stats.per_split.values()):,} messages from {len(files)} partitions "
@@ -73,10 +82,17 @@ def signal_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, la
     }
     yield dg.MaterializeResult(
         asset_key="classification_dataset",
-        metadata={**common, "labels_per_split": {s: dict(c) for s, c in stats.per_label.items()},
-                  "path": dg.MetadataValue.path(str(csv_path))},
+        metadata={
+            **common,
+            "labels_per_split": {s: dict(c) for s, c in stats.per_label.items()},
+            "path": dg.MetadataValue.path(str(csv_path)),
+        },
     )
     yield dg.MaterializeResult(
         asset_key="ner_dataset",
-        metadata={**common, "entities": dict(stats.entities), "path": dg.MetadataValue.path(str(ner_path))},
+        metadata={
+            **common,
+            "entities": dict(stats.entities),
+            "path": dg.MetadataValue.path(str(ner_path)),
+        },
     )

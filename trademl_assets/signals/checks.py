@@ -29,7 +29,9 @@ def classification_dataset_valid(lake: LakeResource) -> dg.AssetCheckResult:
     metadata = dict(result.metadata)
     metadata["empty_splits"] = missing
     return dg.AssetCheckResult(
-        passed=result.passed and not missing, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+        passed=result.passed and not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
     )
 
 

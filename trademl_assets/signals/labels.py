@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from trademl.lake import atomic_write_text
 from trademl.llm.store import newest_messages, write_label_run
 from trademl.signals.human_labels import read_human_labels
-from trademl.lake import atomic_write_text
 from trademl_resources import LakeResource, LLMResource, MessageSourcesResource
 
 
@@ -25,15 +25,21 @@ def human_labels(
     path = store.root / "labels" / "human_labels.jsonl"
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
     quarantine = store.root / "quarantine" / "human_labels" / "rejected.jsonl"
-    atomic_write_text(quarantine, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rejected))
+    atomic_write_text(
+        quarantine, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rejected)
+    )
     if rejected:
         context.log.warning(f"human_labels: {len(rejected)} labels unusable; see {quarantine}")
     per_class: dict[str, int] = {}
     for r in labels:
         per_class[r["label"]] = per_class.get(r["label"], 0) + 1
     return dg.MaterializeResult(
-        metadata={"labels": len(labels), "rejected": len(rejected), "per_class": per_class,
-                  "path": dg.MetadataValue.path(str(path))}
+        metadata={
+            "labels": len(labels),
+            "rejected": len(rejected),
+            "per_class": per_class,
+            "path": dg.MetadataValue.path(str(path)),
+        }
     )
 
 
@@ -54,7 +60,9 @@ def llm_labels(
     paths = write_label_run(run, messages, store)
     stats = run.stats
     if run.mode == "rules":
-        context.log.info("no LLM endpoint configured (TRADEML_LLM_BASE_URL): labelled by the rule parser")
+        context.log.info(
+            "no LLM endpoint configured (TRADEML_LLM_BASE_URL): labelled by the rule parser"
+        )
     if stats.get("failures") or stats.get("ungrounded"):
         context.log.warning(
             f"llm_labels: {stats.get('failures', 0)} failures, {stats.get('ungrounded', 0)} ungrounded "

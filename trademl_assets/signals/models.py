@@ -21,7 +21,9 @@ TRAINING_TAGS = {"resource": "gpu"}
 
 def _progress(context: dg.AssetExecutionContext, name: str):
     def log(epoch: dict) -> None:
-        shown = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in epoch.items())
+        shown = ", ".join(
+            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in epoch.items()
+        )
         context.log.info(f"{name}: {shown}")
 
     return log
@@ -52,40 +54,64 @@ class SignalClassifierConfig(dg.Config):
     op_tags=TRAINING_TAGS,
 )
 def signal_classifier(
-    context: dg.AssetExecutionContext, config: SignalClassifierConfig, lake: LakeResource,
-    registry: ModelRegistryResource, training: TrainingResource,
+    context: dg.AssetExecutionContext,
+    config: SignalClassifierConfig,
+    lake: LakeResource,
+    registry: ModelRegistryResource,
+    training: TrainingResource,
 ) -> dict:
     """A fine-tuned transformer signal classifier plus its TF-IDF fallback, as a registry version."""
     table, merge_stats = training_table(lake.lake())
-    context.log.info(f"training on {len(table):,} messages; label sources {merge_stats['label_sources']}")
+    context.log.info(
+        f"training on {len(table):,} messages; label sources {merge_stats['label_sources']}"
+    )
     staging = _staging(lake, "signal_classifier")
     try:
         cfg = TextClassifierConfig(
-            base_model=training.classifier_base, epochs=config.epochs, batch_size=config.batch_size,
-            max_length=config.max_length, lr=config.learning_rate, patience=config.patience,
-            max_train_examples=config.max_train_examples, use_lora=config.use_lora,
+            base_model=training.classifier_base,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            max_length=config.max_length,
+            lr=config.learning_rate,
+            patience=config.patience,
+            max_train_examples=config.max_train_examples,
+            use_lora=config.use_lora,
             num_threads=training.torch_threads,
         )
-        result = train_text_classifier(table, staging / "hf", cfg, progress=_progress(context, "signal_classifier"))
+        result = train_text_classifier(
+            table, staging / "hf", cfg, progress=_progress(context, "signal_classifier")
+        )
         baseline = train_baseline(table, staging / "baseline.joblib")
         version = registry.registry().register(
-            "signal_classifier", staging,
-            {"metrics": result.metrics, "baseline_metrics": baseline.metrics, "best_epoch": result.best_epoch,
-             "n_train": result.n_train, "label_merge": merge_stats, "dagster_run_id": context.run.run_id},
+            "signal_classifier",
+            staging,
+            {
+                "metrics": result.metrics,
+                "baseline_metrics": baseline.metrics,
+                "best_epoch": result.best_epoch,
+                "n_train": result.n_train,
+                "label_merge": merge_stats,
+                "dagster_run_id": context.run.run_id,
+            },
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    context.add_output_metadata({
+    context.add_output_metadata(
+        {
+            "version": version,
+            "test_macro_f1": result.metrics["macro_f1"],
+            "test_accuracy": result.metrics["accuracy"],
+            "baseline_test_macro_f1": baseline.metrics["macro_f1"],
+            "best_epoch": result.best_epoch,
+            "train_seconds": round(result.seconds, 1),
+            "n_train": result.n_train,
+        }
+    )
+    return {
+        "name": "signal_classifier",
         "version": version,
-        "test_macro_f1": result.metrics["macro_f1"],
-        "test_accuracy": result.metrics["accuracy"],
-        "baseline_test_macro_f1": baseline.metrics["macro_f1"],
-        "best_epoch": result.best_epoch,
-        "train_seconds": round(result.seconds, 1),
-        "n_train": result.n_train,
-    })
-    return {"name": "signal_classifier", "version": version,
-            "path": str(registry.registry().get("signal_classifier", version).path)}
+        "path": str(registry.registry().get("signal_classifier", version).path),
+    }
 
 
 @dg.asset(group_name="signals", kinds={"onnx"})
@@ -113,7 +139,8 @@ def signal_classifier_onnx(
         shutil.rmtree(tmp, ignore_errors=True)
         raise dg.Failure(
             f"signal_classifier_onnx: INT8 agrees with torch on {parity.int8_agreement:.4f} of "
-            f"{parity.n} held-out messages ({parity_set}; < 0.995); not exported", metadata=metadata,
+            f"{parity.n} held-out messages ({parity_set}; < 0.995); not exported",
+            metadata=metadata,
         )
     final = version_dir / "onnx"
     shutil.rmtree(final, ignore_errors=True)
@@ -148,32 +175,50 @@ class NerExtractorConfig(dg.Config):
 
 @dg.asset(group_name="signals", deps=["ner_dataset"], kinds={"pytorch"}, op_tags=TRAINING_TAGS)
 def ner_extractor(
-    context: dg.AssetExecutionContext, config: NerExtractorConfig, lake: LakeResource,
-    registry: ModelRegistryResource, training: TrainingResource,
+    context: dg.AssetExecutionContext,
+    config: NerExtractorConfig,
+    lake: LakeResource,
+    registry: ModelRegistryResource,
+    training: TrainingResource,
 ) -> dict:
     """A fine-tuned token classifier for PAIR, SIDE, ENTRY, TARGET, STOP_LOSS, LEVERAGE (BIO)."""
     rows = load_ner_rows(lake.lake().export("ner_data.jsonl"), max_train_rows=config.max_train_rows)
     staging = _staging(lake, "ner_extractor")
     try:
-        cfg = NerConfig(base_model=training.ner_base, epochs=config.epochs, batch_size=config.batch_size,
-                        learning_rate=config.learning_rate, max_length=config.max_length)
+        cfg = NerConfig(
+            base_model=training.ner_base,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            max_length=config.max_length,
+        )
         result = train_ner(rows, staging / "hf", cfg, progress=_progress(context, "ner_extractor"))
         version = registry.registry().register(
-            "ner_extractor", staging,
-            {"metrics": result.metrics, "best_epoch": result.best_epoch, "rows": len(rows),
-             "dagster_run_id": context.run.run_id},
+            "ner_extractor",
+            staging,
+            {
+                "metrics": result.metrics,
+                "best_epoch": result.best_epoch,
+                "rows": len(rows),
+                "dagster_run_id": context.run.run_id,
+            },
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    context.add_output_metadata({
+    context.add_output_metadata(
+        {
+            "version": version,
+            "test_entity_f1": result.metrics.get("entity_f1", 0.0),
+            "best_epoch": result.best_epoch,
+            "train_seconds": round(result.seconds, 1),
+            "rows": len(rows),
+        }
+    )
+    return {
+        "name": "ner_extractor",
         "version": version,
-        "test_entity_f1": result.metrics.get("entity_f1", 0.0),
-        "best_epoch": result.best_epoch,
-        "train_seconds": round(result.seconds, 1),
-        "rows": len(rows),
-    })
-    return {"name": "ner_extractor", "version": version,
-            "path": str(registry.registry().get("ner_extractor", version).path)}
+        "path": str(registry.registry().get("ner_extractor", version).path),
+    }
 
 
 def ner_test_rows(lake: LakeResource) -> list[dict]:

@@ -16,13 +16,17 @@ NER_KEYS = ("entity_f1",)
 
 
 def _md(markdown: str, pngs: dict[str, Path]) -> dict:
-    return {"report": dg.MetadataValue.md(markdown),
-            **{f"{k}_png": dg.MetadataValue.path(str(v)) for k, v in pngs.items()}}
+    return {
+        "report": dg.MetadataValue.md(markdown),
+        **{f"{k}_png": dg.MetadataValue.path(str(v)) for k, v in pngs.items()},
+    }
 
 
 @dg.asset(group_name="evaluation", kinds={"markdown"})
 def signal_classifier_eval_report(
-    context: dg.AssetExecutionContext, signal_classifier_onnx: dict, lake: LakeResource,
+    context: dg.AssetExecutionContext,
+    signal_classifier_onnx: dict,
+    lake: LakeResource,
     registry: ModelRegistryResource,
 ) -> dict:
     """Per-class precision/recall/F1, confusion matrix and PR curves of the INT8 classifier vs the champion."""
@@ -38,17 +42,38 @@ def signal_classifier_eval_report(
         champion_info = {"version": champion.version, "form": kind, "metrics": champion_metrics}
         _, deltas = registry.registry().compare(metrics, champion_metrics, CLASSIFIER_KEYS)
     version = signal_classifier_onnx["version"]
-    markdown, pngs = classifier_report(lake.lake(), version, metrics, champion_info, deltas,
-                                       {"model_form": "onnx-int8", "test_messages": len(test)})
-    context.add_output_metadata({"version": version, "macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"],
-                                 "deltas_vs_champion": deltas, **_md(markdown, pngs)})
-    return {"name": "signal_classifier", "version": version, "metrics": metrics,
-            "champion": champion_info, "deltas": deltas, "keys": list(CLASSIFIER_KEYS)}
+    markdown, pngs = classifier_report(
+        lake.lake(),
+        version,
+        metrics,
+        champion_info,
+        deltas,
+        {"model_form": "onnx-int8", "test_messages": len(test)},
+    )
+    context.add_output_metadata(
+        {
+            "version": version,
+            "macro_f1": metrics["macro_f1"],
+            "accuracy": metrics["accuracy"],
+            "deltas_vs_champion": deltas,
+            **_md(markdown, pngs),
+        }
+    )
+    return {
+        "name": "signal_classifier",
+        "version": version,
+        "metrics": metrics,
+        "champion": champion_info,
+        "deltas": deltas,
+        "keys": list(CLASSIFIER_KEYS),
+    }
 
 
 @dg.asset(group_name="evaluation", kinds={"markdown"})
 def ner_extractor_eval_report(
-    context: dg.AssetExecutionContext, ner_extractor: dict, lake: LakeResource,
+    context: dg.AssetExecutionContext,
+    ner_extractor: dict,
+    lake: LakeResource,
     registry: ModelRegistryResource,
 ) -> dict:
     """Per-entity precision/recall/F1 (seqeval) and field accuracy of the extractor vs the champion."""
@@ -62,22 +87,41 @@ def ner_extractor_eval_report(
         _, deltas = registry.registry().compare(metrics, champion_metrics, NER_KEYS)
     version = ner_extractor["version"]
     markdown, pngs = ner_report(lake.lake(), version, metrics, champion_info, deltas)
-    context.add_output_metadata({"version": version, "entity_f1": metrics["entity_f1"],
-                                 "deltas_vs_champion": deltas, **_md(markdown, pngs)})
-    return {"name": "ner_extractor", "version": version, "metrics": metrics,
-            "champion": champion_info, "deltas": deltas, "keys": list(NER_KEYS)}
+    context.add_output_metadata(
+        {
+            "version": version,
+            "entity_f1": metrics["entity_f1"],
+            "deltas_vs_champion": deltas,
+            **_md(markdown, pngs),
+        }
+    )
+    return {
+        "name": "ner_extractor",
+        "version": version,
+        "metrics": metrics,
+        "champion": champion_info,
+        "deltas": deltas,
+        "keys": list(NER_KEYS),
+    }
 
 
 def _not_worse(report: dict, registry: ModelRegistryResource) -> dg.AssetCheckResult:
     champion = report["champion"]
     ok, deltas = registry.registry().compare(
-        report["metrics"], champion["metrics"] if champion else None, report["keys"], registry.promotion_margin
+        report["metrics"],
+        champion["metrics"] if champion else None,
+        report["keys"],
+        registry.promotion_margin,
     )
     return dg.AssetCheckResult(
         passed=ok,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"challenger": report["version"], "champion": champion["version"] if champion else "none",
-                  "margin": registry.promotion_margin, "deltas": deltas},
+        metadata={
+            "challenger": report["version"],
+            "champion": champion["version"] if champion else "none",
+            "margin": registry.promotion_margin,
+            "deltas": deltas,
+        },
     )
 
 
