@@ -58,9 +58,15 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
         ).exists()
 
         served = DeployedSignalModels(resources["registry"].root)
-        pred = served.predict(["Long BTCUSDT @ 62000, SL 59000, Targets 64000/66000"])[0]
-        assert served.classifier_name == "onnx-int8" and pred["label"] in SIGNAL_CLASSES
-        assert pred["model"].startswith("onnx-int8@")
+        text = "Long BTCUSDT @ 62000, SL 59000, Targets 64000/66000"
+        by_model = served.predict([text], mode="model")[0]
+        assert served.classifier_name == "onnx-int8" and by_model["label"] in SIGNAL_CLASSES
+        assert by_model["model"].startswith("onnx-int8@") and by_model["extractor"].startswith("ner@")
+        # auto: the parser reads a stated direction for a pair, so its reading stands.
+        by_auto = served.predict([text])[0]
+        assert (by_auto["label"], by_auto["model"], by_auto["pair"]) == ("SIGNAL_LONG", "rules", "BTCUSDT")
+        chatter = served.predict(["gm fam, markets are slow today"])[0]
+        assert chatter["model"].startswith("onnx-int8@")
 
         # A challenger must now beat the champion by a full point: impossible, so the blocking
         # check fails, deployed_models does not run, and the champion stays.
