@@ -49,7 +49,8 @@ class DeployedSignalModels:
         self.classifier = None
         self.classifier_name = "rules"
         self.classifier_version = None
-        self.extractor = None
+        self._extractor = None
+        self._ner_path: Path | None = None
         self.extractor_version = None
         errors = []
         champion = registry.champion(CLASSIFIER) if (self.root / CLASSIFIER).exists() else None
@@ -65,31 +66,38 @@ class DeployedSignalModels:
                 self.classifier_name, self.classifier_version = kind, champion.version
                 break
         ner = registry.champion(EXTRACTOR) if (self.root / EXTRACTOR).exists() else None
-        if ner is not None:
-            from trademl.models.ner import NerExtractor
-
-            try:
-                self.extractor = NerExtractor.load(ner.path / "hf")
-                self.extractor_version = ner.version
-            except Exception as exc:
-                errors.append(f"{ner.path}: {exc}")
+        if ner is not None and (ner.path / "hf" / "config.json").exists():
+            # Loaded on first need: the extractor needs torch (seconds to import), and chatter or
+            # messages the parser reads completely never need it.
+            self._ner_path, self.extractor_version = ner.path / "hf", ner.version
+        elif ner is not None:
+            errors.append(f"{ner.path}: no hf/config.json")
         self.load_errors = errors
-        if self.classifier is None and self.extractor is None and not allow_rules:
+        if self.classifier is None and self._ner_path is None and not allow_rules:
             detail = f" ({'; '.join(errors)})" if errors else ""
             raise TradeMLError(
                 f"{self.root}: no deployed signal models{detail}; run `make demo` to train and deploy them"
             )
 
     @property
+    def extractor(self):
+        """The NER extractor, loaded on first use (None when none is deployed)."""
+        if self._extractor is None and self._ner_path is not None:
+            from trademl.models.ner import NerExtractor
+
+            self._extractor = NerExtractor.load(self._ner_path)
+        return self._extractor
+
+    @property
     def name(self) -> str:
-        if self.classifier is None and self.extractor is None:
+        if self.classifier is None and self._ner_path is None:
             return "rules"
         parts = [
             f"{self.classifier_name}"
             + (f"@{self.classifier_version}" if self.classifier_version else "")
         ]
         parts.append(
-            f"ner@{self.extractor_version}" if self.extractor is not None else "rules-entities"
+            f"ner@{self.extractor_version}" if self._ner_path is not None else "rules-entities"
         )
         return "+".join(parts)
 
@@ -118,10 +126,20 @@ class DeployedSignalModels:
             )
         else:
             labelled, source = [(p.label, 1.0) for p in parsed], "rules"
-        extracted = (
-            self.extractor.extract(texts) if self.extractor is not None else [None] * len(texts)
-        )
-        extractor = f"ner@{self.extractor_version}+rules" if self.extractor is not None else "rules"
+        # The extractor runs only where its fields can be used: messages classed as signals
+        # whose class (in auto mode) the parser did not already settle.
+        needs = [
+            i
+            for i, (p, (label, _)) in enumerate(zip(parsed, labelled, strict=True))
+            if label != NON_SIGNAL and not (mode == "auto" and _rules_confident(p))
+        ]
+        extracted: list[dict[str, Any] | None] = [None] * len(texts)
+        if needs and self._ner_path is not None:
+            for i, fields in zip(
+                needs, self.extractor.extract([texts[i] for i in needs]), strict=True
+            ):
+                extracted[i] = fields
+        ner_name = f"ner@{self.extractor_version}+rules"
         out = []
         for p, (label, confidence), ner in zip(parsed, labelled, extracted, strict=True):
             answered_by = source
@@ -146,7 +164,7 @@ class DeployedSignalModels:
                     "label": label,
                     "confidence": round(float(confidence), 4),
                     "model": answered_by,
-                    "extractor": extractor,
+                    "extractor": ner_name if ner is not None else "rules",
                     **fields,
                 }
             )
