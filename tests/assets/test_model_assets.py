@@ -67,7 +67,11 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
         assert set(served.extractor.extract([text])[0]) >= {"pair", "entry", "targets", "spans"}
         # auto: the parser reads a stated direction for a pair, so its reading stands.
         by_auto = served.predict([text])[0]
-        assert (by_auto["label"], by_auto["model"], by_auto["pair"]) == ("SIGNAL_LONG", "rules", "BTCUSDT")
+        assert (by_auto["label"], by_auto["model"], by_auto["pair"]) == (
+            "SIGNAL_LONG",
+            "rules",
+            "BTCUSDT",
+        )
         chatter = served.predict(["gm fam, markets are slow today"])[0]
         assert chatter["model"].startswith("onnx-int8@")
 

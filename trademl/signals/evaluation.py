@@ -68,7 +68,11 @@ def score_signals(gold: list[dict], predictions: list[dict]) -> dict:
 
 
 def _classification(gold: list[dict], predictions: list[dict]) -> dict:
-    pairs = [(g["label"], p.get("label")) for g, p in zip(gold, predictions, strict=False) if g.get("label")]
+    pairs = [
+        (g["label"], p.get("label"))
+        for g, p in zip(gold, predictions, strict=False)
+        if g.get("label")
+    ]
     classes = sorted({c for pair in pairs for c in pair if c is not None}, key=_class_order)
     confusion: dict[str, dict[str, int]] = {}
     for g, p in pairs:
