@@ -189,8 +189,9 @@ def train_ner(
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        with quiet_transformers():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
         _replace_dir(tmp, out)
     finally:
