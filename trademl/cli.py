@@ -149,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (TradeMLError, FileNotFoundError) as exc:
+    except (
+        TradeMLError,
+        FileNotFoundError,
+        ValueError,
+    ) as exc:  # bad input: a clear line, no traceback
         print(f"trademl {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
