@@ -1,5 +1,7 @@
 """Label assets beyond the rules: human labels from the labelling store, LLM labels."""
 
+import json
+
 import dagster as dg
 
 from trademl.lake import atomic_write_text
@@ -13,8 +15,6 @@ def human_labels(
     context: dg.AssetExecutionContext, lake: LakeResource, message_sources: MessageSourcesResource
 ) -> dg.MaterializeResult:
     """Messages a person labelled in the desk's labelling store (class + character offsets)."""
-    import json
-
     url = message_sources.sql_url
     if not url:
         context.log.info("no SQL labelling store configured: no human labels")
