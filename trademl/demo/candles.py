@@ -10,22 +10,8 @@ import numpy as np
 from trademl.demo.files import atomic_open
 from trademl.demo.market import STEP_S, PricePath
 
+# Rows follow the Binance kline CSV layout (no header): trademl.ingest.market.KLINE_COLUMNS.
 ROWS_PER_MINUTE = 60 // STEP_S
-#: Binance kline columns (the files themselves have no header).
-KLINE_COLUMNS = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_asset_volume",
-    "number_of_trades",
-    "taker_buy_base_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
 
 
 def write_candles(out_dir: Path, path: PricePath) -> list[Path]:

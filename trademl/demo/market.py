@@ -15,21 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from trademl.demo.files import atomic_open
+from trademl.ingest.market import FEATURE_COLUMNS as RECORD_FEATURES
 
 STEP_S = 5
 WINDOW = 60  # rows in the rolling vwap / std-dev window (5 minutes)
-FEATURE_COLUMNS = (
-    "symbol",
-    "timestamp",
-    "tick_ratio",
-    "depth_ratio",
-    "price_dist",
-    "price",
-    "vwap",
-    "std_dev",
-    "bid_vol",
-    "ask_vol",
-)
+#: The CSV header: what ingest reads (trademl.ingest.market), in the Go bot's FeatureRecord order.
+FEATURE_COLUMNS = ("symbol", "timestamp", *RECORD_FEATURES)
 START_PRICE = {"BTCUSDT": 82_000.0, "ETHUSDT": 3_100.0}
 
 
