@@ -56,6 +56,19 @@ def _delta_table(deltas: dict[str, float | None]) -> str:
     return "| metric | challenger − champion |\n|---|---|\n" + "\n".join(rows)
 
 
+def _champion_section(champion, deltas, describe) -> list[str]:
+    """The report's "Against the deployed champion" lines; ``describe`` words its metrics."""
+    lines = ["", "## Against the deployed champion", ""]
+    if champion is None:
+        return [*lines, "No champion deployed yet: this model is the first."]
+    return [
+        *lines,
+        f"Champion {champion['version']} {describe(champion['metrics'])}",
+        "",
+        _delta_table(deltas),
+    ]
+
+
 def classifier_report(
     lake: Lake,
     version: str,
@@ -94,15 +107,12 @@ def classifier_report(
             f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} | "
             f"{'' if ap is None else f'{ap:.3f}'} |"
         )
-    lines += ["", "## Against the deployed champion", ""]
-    if champion is None:
-        lines.append("No champion deployed yet: this model is the first.")
-    else:
-        lines.append(
-            f"Champion {champion['version']} scored on the same test split: accuracy "
-            f"{champion['metrics']['accuracy']:.4f}, macro-F1 {champion['metrics']['macro_f1']:.4f}."
-        )
-        lines += ["", _delta_table(deltas)]
+    lines += _champion_section(
+        champion,
+        deltas,
+        lambda m: f"scored on the same test split: accuracy {m['accuracy']:.4f}, "
+        f"macro-F1 {m['macro_f1']:.4f}.",
+    )
     lines += [
         "",
         "## Details",
@@ -152,15 +162,9 @@ def ner_report(
         lines.append(
             f"| {field} | {value:.3f} |" if isinstance(value, float) else f"| {field} | {value} |"
         )
-    lines += ["", "## Against the deployed champion", ""]
-    if champion is None:
-        lines.append("No champion deployed yet: this model is the first.")
-    else:
-        lines.append(
-            f"Champion {champion['version']} on the same test rows: entity micro-F1 "
-            f"{champion['metrics']['entity_f1']:.4f}."
-        )
-        lines += ["", _delta_table(deltas)]
+    lines += _champion_section(
+        champion, deltas, lambda m: f"on the same test rows: entity micro-F1 {m['entity_f1']:.4f}."
+    )
     lines += ["", f"![entity F1]({pngs['entity_f1'].name})", ""]
     markdown = "\n".join(lines)
     atomic_write_text(folder / f"{version}.md", markdown)

@@ -1,7 +1,9 @@
 """Model assets: the fine-tuned classifier (+ TF-IDF fallback), its INT8 ONNX export, the NER extractor."""
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -29,10 +31,26 @@ def _progress(context: dg.AssetExecutionContext, name: str):
     return log
 
 
-def _staging(lake: LakeResource, name: str) -> Path:
+@contextlib.contextmanager
+def _staging(lake: LakeResource, name: str) -> Iterator[Path]:
+    """A scratch folder under the lake's models/_staging for one training run; always removed
+    (the registry copies what it keeps)."""
     root = lake.lake().models() / "_staging"
     root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _version_output(registry: ModelRegistryResource, name: str, version: str) -> dict:
+    """What a model asset hands downstream: which registry version it produced, and where."""
+    return {
+        "name": name,
+        "version": version,
+        "path": str(registry.registry().get(name, version).path),
+    }
 
 
 class SignalClassifierConfig(dg.Config):
@@ -65,8 +83,7 @@ def signal_classifier(
     context.log.info(
         f"training on {len(table):,} messages; label sources {merge_stats['label_sources']}"
     )
-    staging = _staging(lake, "signal_classifier")
-    try:
+    with _staging(lake, "signal_classifier") as staging:
         cfg = TextClassifierConfig(
             base_model=training.classifier_base,
             epochs=config.epochs,
@@ -94,8 +111,6 @@ def signal_classifier(
                 "dagster_run_id": context.run.run_id,
             },
         )
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     context.add_output_metadata(
         {
             "version": version,
@@ -107,11 +122,7 @@ def signal_classifier(
             "n_train": result.n_train,
         }
     )
-    return {
-        "name": "signal_classifier",
-        "version": version,
-        "path": str(registry.registry().get("signal_classifier", version).path),
-    }
+    return _version_output(registry, "signal_classifier", version)
 
 
 @dg.asset(group_name="signals", kinds={"onnx"})
@@ -183,8 +194,7 @@ def ner_extractor(
 ) -> dict:
     """A fine-tuned token classifier for PAIR, SIDE, ENTRY, TARGET, STOP_LOSS, LEVERAGE (BIO)."""
     rows = load_ner_rows(lake.lake().export("ner_data.jsonl"), max_train_rows=config.max_train_rows)
-    staging = _staging(lake, "ner_extractor")
-    try:
+    with _staging(lake, "ner_extractor") as staging:
         cfg = NerConfig(
             base_model=training.ner_base,
             epochs=config.epochs,
@@ -203,8 +213,6 @@ def ner_extractor(
                 "dagster_run_id": context.run.run_id,
             },
         )
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     context.add_output_metadata(
         {
             "version": version,
@@ -214,11 +222,7 @@ def ner_extractor(
             "rows": len(rows),
         }
     )
-    return {
-        "name": "ner_extractor",
-        "version": version,
-        "path": str(registry.registry().get("ner_extractor", version).path),
-    }
+    return _version_output(registry, "ner_extractor", version)
 
 
 def ner_test_rows(lake: LakeResource) -> list[dict]:
