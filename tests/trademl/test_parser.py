@@ -173,10 +173,25 @@ def test_sats_priced_coin_is_quoted_in_btc():
     assert parse_signal("Buy #XYZ at 1.45\nTargets 1.6 - 1.75\nStop 1.39").pair == "XYZUSDT"
 
 
-def test_percent_and_pips_are_not_levels():
+def test_percent_and_pips_are_not_levels_but_a_pip_distance_is_converted():
     r = parse_signal("EURUSD buy 1.0850\nTP 1.0900 (50 pips)\nSL 30 pips\nRisk 2%")
-    assert r.targets == [1.09]
-    assert r.stop_loss is None
+    assert r.targets == [1.09]  # "(50 pips)" annotates the target, it is not one
+    assert r.stop_loss == pytest.approx(1.0820)  # 30 pips below a long entry
+    assert all(s.label != "STOP_LOSS" for s in r.spans)  # a computed level has no surface
+
+
+@pytest.mark.parametrize(
+    ("text", "targets", "stop"),
+    [
+        ("Sell GBPJPY 191.20\nSL 40 pips\nTP 80pips", [190.4], 191.6),  # JPY pip = 0.01
+        ("XAUUSD BUY 2350\nSL: 50 pips\nTP1: 30 pips\nTP2: 60 pips", [2353.0, 2356.0], 2345.0),
+        ("BTCUSDT long 62000 SL 300 pips", [], None),  # crypto has no pip: nothing invented
+    ],
+)
+def test_levels_given_in_pips_become_prices(text, targets, stop):
+    r = parse_signal(text)
+    assert r.targets == pytest.approx(targets)
+    assert r.stop_loss == (pytest.approx(stop) if stop is not None else None)
 
 
 def test_second_trade_in_one_post_is_not_merged():

@@ -58,6 +58,13 @@ _BARE_ALIASES = {"BITCOIN": "BTC", "ETHEREUM": "ETH"}
 SATS_CONTEXT = re.compile(r"(?<![^\W\d])(?:sats?|satoshis?|сат\w*)(?![^\W\d])", re.IGNORECASE)
 
 
+#: Coins whose USDT price is below 0.001: a sub-milli price does not mean they are quoted in sats.
+MICRO_PRICED_COINS = frozenset(
+    "PEPE SHIB BONK FLOKI BTT LUNC XEC WIN SATS RATS BABYDOGE MOG NEIRO CAT TURBO LADYS DOGS "
+    "HOT SPELL".split()
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PairMention:
     """One instrument mention: its span, its base and quote (quote None for a coin named alone)."""
@@ -121,6 +128,22 @@ def pair_symbol(mention: PairMention, priced_in_sats: bool) -> str:
     if priced_in_sats and mention.base != "BTC":
         return mention.base + "BTC"
     return mention.base + "USDT"
+
+
+_FX_CODES = frozenset(_FX.split("|"))
+
+
+def pip_size(mention: PairMention) -> float | None:
+    """The price of one pip: 0.01 for JPY quotes, 0.1 for gold, 0.01 for silver, 0.0001 for the
+    other currency pairs; None for crypto and index CFDs, which are not quoted in pips."""
+    base, quote = mention.base.upper(), (mention.quote or "").upper()
+    if base == "XAU":
+        return 0.1
+    if base == "XAG":
+        return 0.01
+    if base in _FX_CODES and quote in _FX_CODES:
+        return 0.01 if quote in ("JPY", "HUF") else 0.0001
+    return None
 
 
 def normalize_pair(raw: str | None) -> str | None:

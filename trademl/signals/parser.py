@@ -12,7 +12,13 @@ import re
 from dataclasses import dataclass
 
 from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
-from trademl.signals.normalize import SATS_CONTEXT, find_pair, pair_symbol
+from trademl.signals.normalize import (
+    MICRO_PRICED_COINS,
+    SATS_CONTEXT,
+    find_pair,
+    pair_symbol,
+    pip_size,
+)
 from trademl.signals.numbers import ZONE_MAX_RATIO, Number, scan_numbers, within_ratio
 
 __all__ = ["ParsedSignal", "Span", "parse_signal"]
@@ -71,6 +77,8 @@ _SIDE_WORDS = (
     r"(?:buy|sell)(?:[\s-]*(?:limit|stop(?![\s\-/]*los)))?|long|short|bullish|bearish"
     r"|(?:bought|sold)(?=\s*(?:@|at\b|\d))|лонг\w*|шорт\w*|покупк\w*|продаж\w*|купить|купи"
     r"|продать|продай|покупаем|продаем|продаём"
+    # Spanish and Portuguese FX channels: "COMPRA EURUSD", "VENTA ORO", "VENDA"
+    r"|compra[r]?|venta|vend[ae]r?"
 )
 
 _KEYWORDS = re.compile(
@@ -85,9 +93,9 @@ _KEYWORDS = re.compile(
     # explicit entry, possibly carrying the side: "Buy zone", "Entry Targets:", "Вход"
     rf"|(?P<entry>{_LB}(?:(?P<eside>buy|sell|long|short|покупк\w*|продаж\w*)\s+(?:zone|price|area"
     r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries"
-    r"|enter(?:ed)?|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
+    r"|enter(?:ed)?|entrada|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
     rf"|(?P<tp>(?:{_LB}(?:(?:sell\s+|take[\s-]*profit\s+|tp\s+)?targets?|take[\s-]*profits?"
-    r"|takeprofit|t\.?p\.?|t-p|tg|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
+    r"|takeprofit|t\.?p\.?|t-p|tg|objetivos?|alvos?|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
     + _RB
     + r"|🎯)"
     + _INDEX
@@ -96,11 +104,11 @@ _KEYWORDS = re.compile(
     rf"|(?P<sl>{_LB}(?:stop[\s\-/]*los[st]\w*|stop[\s-]*targets?|stoploss|stop|s\s?[./\-]?\s?l\.?"
     r"|стоп\w*(?:-лосс\w*)?|сл|(?:st|si)(?=\s*:?\s*\d))" + _RB + _TAIL + ")"
     rf"|(?P<lev>{_LB}(?:leverage|lev|плечо|кредитное\s+плечо)\s*[:\-=]?\s*"
-    r"(?:(?:cross|isolated|кросс|изолир\w*)\s*)?\(?\s*[x×]?\s*(?P<lv1>\d+(?:\.\d+)?)\s*[x×]?"
-    r"(?:\s*[-–/~]\s*[x×]?\s*(?P<lv2>\d+(?:\.\d+)?)\s*[x×]?)?"
-    rf"|{_LB}(?:cross|isolated|кросс)\s*\(?\s*(?P<lv3>\d+(?:\.\d+)?)\s*[x×]"
-    r"|(?<![\w.])[x×]\s?(?P<lv4>\d{1,3})(?![\w.])"
-    r"|(?<![\w.])(?P<lv5>\d{1,3})\s?[x×](?![^\W\d_]))"
+    r"(?:(?:cross|isolated|кросс|изолир\w*)\s*)?\(?\s*[x×х]?\s*(?P<lv1>\d+(?:\.\d+)?)\s*[x×х]?"
+    r"(?:\s*[-–/~]\s*[x×х]?\s*(?P<lv2>\d+(?:\.\d+)?)\s*[x×х]?)?"
+    rf"|{_LB}(?:cross|isolated|кросс)\s*\(?\s*(?P<lv3>\d+(?:\.\d+)?)\s*[x×х]"
+    r"|(?<![\w.])[x×х]\s?(?P<lv4>\d{1,3})(?![\w.])"
+    r"|(?<![\w.])(?P<lv5>\d{1,3})\s?[x×х](?![^\W\d_]))"
     rf"|(?P<side>(?:{_LB}(?:{_SIDE_WORDS}){_RB}"
     r")" + _TAIL + ")"
     rf"|(?P<wside>{_LB}(?:calls?|puts?)(?:\s+options?)?{_RB})"
@@ -118,19 +126,30 @@ _STEMS = frozenset(
         "вход точка en sell take tp t tg цель тейк тп stop s sl st si стоп сл leverage lev плечо "
         "кредитное cross isolated кросс x bullish bearish bought sold лонг шорт покупка продажа "
         "купить купи продать продай покупаем продаем продаём call put @ 🎯 at from cmp price now "
-        "market по от"
+        "market по от compra comprar venta vender venda entrada objetivo alvo х"
     ).split()
 )
 _SIGNAL_KINDS = frozenset(("side", "wside", "entry", "tp", "sl"))
 _GLUED_SIDE = re.compile(r"(?:usd|eur|gbp|jpy|chf|aud|nzd|cad|xau|xag)(buy|sell)")
-_LEV_SUFFIX = re.compile(r"(?<![\w.])(\d{1,3})\s?[x×](?![^\W\d_])")
+_LEV_SUFFIX = re.compile(r"(?<![\w.])(\d{1,3})\s?[x×х](?![^\W\d_])")
 # Every signal has a side word, or an entry keyword and a stop or target keyword: without any of
 # these stems (a substring test, no word boundaries) a message cannot be a signal.
 _SIGNAL_HINT = re.compile(
     r"buy|sell|long|short|bull|bear|bought|sold|call|put|entr|enter|tp|t\.p|targ|take|stop|sl|s\.l"
-    r"|лонг|шорт|покуп|продаж|купи|прода|вход|тейк|цел|стоп|сл|тп"
+    r"|лонг|шорт|покуп|продаж|купи|прода|вход|тейк|цел|стоп|сл|тп|compr|vend|venta|entrada"
 )
-_SHORT_SIDES = ("sell", "short", "bearish", "sold", "put", "шорт", "продаж", "прода")
+_SHORT_SIDES = (
+    "sell",
+    "short",
+    "bearish",
+    "sold",
+    "put",
+    "шорт",
+    "продаж",
+    "прода",
+    "vend",
+    "venta",
+)
 _UPDATE = re.compile(
     r"(?:hit|hits|reached|achieved|smashed|booked|secured|done|closed?|closing|cancel\w*"
     r"|invalidated?|breakeven|break[\s-]even|move[ds]?\s+(?:the\s+)?(?:sl|stop)\w*"
@@ -152,6 +171,12 @@ _EMOJI_DOWN = re.compile(r"↘|📉|🔴|⬇|🔽|chart_with_downwards_trend|arr
 #: Entries listed after "Entry:" must lie this close to the first one; levels within this of entry.
 _ENTRY_LIST_RATIO = 1.25
 _LEVEL_RATIO = 3.0
+#: "SL 30 pips", "TP: 60pips": a level given as its distance from the entry.
+#: A number of pips on the keyword's line (read from the keyword: its index group may hold it).
+_PIP_DISTANCE = re.compile(r"[^\n]*?(?<![\d.])(\d{1,4}(?:\.\d)?)\s*pips?(?![^\W\d])", re.IGNORECASE)
+#: "Sell: 600 - 615" after "Buy: 585": on spot channels the opposite side word lists the targets.
+_SIDE_AS_TARGETS = re.compile(r"\s*(?:targets?|tps?|zone)?\s*[:=]", re.IGNORECASE)
+
 #: A message with a side and a pair but no levels is a signal only if this short ("GOLD BUY NOW").
 _TERSE_MAX_CHARS = 60
 
@@ -209,9 +234,21 @@ def parse_signal(text: str) -> ParsedSignal:
     first_level_pos: int | None = None
     has_strong_entry_kw = False
     block_end = len(text)
+    stop_pips: float | None = None
+    target_pips: list[float] = []
 
     for i, tok in enumerate(real):
         kind = tok.lastgroup
+        if (
+            kind == "side"
+            and side is not None
+            and first_level_pos is None
+            and (strong_entry or weak_entry)
+            and _side_of(tok.group(0)) != side[0]
+        ):
+            word_end = tok.start() + len(re.match(r"\w+", text[tok.start() :]).group(0))
+            if _SIDE_AS_TARGETS.match(text, word_end):
+                kind = "tp"
         if kind == "side" and first_level_pos is not None and (strong_entry or weak_entry):
             block_end = tok.start()  # a second trade in the same post: read only the first
             break
@@ -239,12 +276,19 @@ def parse_signal(text: str) -> ParsedSignal:
                 leftovers += nums
         elif kind == "tp":
             first_level_pos = tok.start() if first_level_pos is None else first_level_pos
-            targets += numbers(tok.end(), region_end)
+            nums = numbers(tok.end(), region_end)
+            targets += nums
+            pips = _PIP_DISTANCE.match(text, tok.start(), region_end) if not nums else None
+            if pips is not None:
+                target_pips.append(float(pips.group(1)))
         elif kind == "sl":
             first_level_pos = tok.start() if first_level_pos is None else first_level_pos
             nums = numbers(tok.end(), region_end)
             if stop is None and nums:
                 stop = nums[0]
+            elif stop is None and stop_pips is None:
+                pips = _PIP_DISTANCE.match(text, tok.start(), region_end)
+                stop_pips = float(pips.group(1)) if pips is not None else None
         elif kind == "lev" and lev is None:
             lev = _leverage(tok)
         elif kind == "wside" and weak_side is None:
@@ -301,7 +345,9 @@ def parse_signal(text: str) -> ParsedSignal:
     pair = None
     spans: list[Span] = []
     if mention is not None:
-        sats = SATS_CONTEXT.search(text) is not None or bool(entry and entry[0][0] < 1e-3)
+        sats = SATS_CONTEXT.search(text) is not None or bool(
+            entry and entry[0][0] < 1e-3 and mention.base not in MICRO_PRICED_COINS
+        )
         pair = pair_symbol(mention, sats)
         spans.append(Span(mention.start, mention.end, "PAIR"))
     if side is not None and label != SIGNAL_NONE:
@@ -316,13 +362,25 @@ def parse_signal(text: str) -> ParsedSignal:
             lev = (float(m.group(1)), *m.span(1))
     if lev is not None:
         spans.append(Span(lev[1], lev[2], "LEVERAGE"))
+    target_values = [n[0] for n in targets]
+    stop_value = stop[0] if stop is not None else None
+    # Levels stated in pips from the entry ("SL 30 pips") become prices where the pip is known.
+    # They have no surface in the text, so they carry no span.
+    pip = pip_size(mention) if mention is not None else None
+    if pip and entry and side is not None and label != SIGNAL_NONE and (target_pips or stop_pips):
+        sign = 1.0 if side[0] == "LONG" else -1.0
+        base = entry[0][0]
+        if not target_values:
+            target_values = [round(base + sign * d * pip, 6) for d in target_pips]
+        if stop_value is None and stop_pips is not None:
+            stop_value = round(base - sign * stop_pips * pip, 6)
     return ParsedSignal(
         label=label,
         pair=pair,
         side=side[0] if side is not None and label != SIGNAL_NONE else None,
         entry=[n[0] for n in entry],
-        targets=[n[0] for n in targets],
-        stop_loss=stop[0] if stop is not None else None,
+        targets=target_values,
+        stop_loss=stop_value,
         leverage=lev[0] if lev is not None else None,
         spans=_non_overlapping(spans),
     )
