@@ -53,6 +53,22 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("flag-fx-signals", "Flag FX Signals 🌍", "telegram", ("fx_flags",), universe="fx"),
     Channel("sats-gems", "Sats Gems 💎 BTC pairs", "telegram", ("btc_alts",), universe="btc_alts"),
     Channel("perp-hunters", "Perp Hunters ⚔️", "telegram", ("perp_direction", "terse")),
+    Channel("spot-gems-daily", "Spot Gems Daily 💎", "telegram", ("spot_targets",)),
+    Channel(
+        "fx-trade-cards",
+        "FX Trade Cards",
+        "telegram",
+        ("fx_direction_card", "instant_call"),
+        universe="fx",
+    ),
+    Channel(
+        "senales-fx-latam",
+        "Señales FX Latam 🌎",
+        "telegram",
+        ("fx_spanish",),
+        lang="es",
+        universe="gold",
+    ),
     Channel(
         "signals",
         "signals",

@@ -113,6 +113,26 @@ def _fill(template: str, rng: random.Random, inst: Instrument) -> str:
     )
 
 
+#: Spanish and Portuguese FX rooms: greetings, talk about levels, and follow-ups on a call.
+_CHAT_ES = (
+    "Buenos días traders ☀️",
+    "¿Alguien operando {b} hoy?",
+    "Hoy hay NFP, cuidado con la volatilidad ⚠️",
+    "Semana muy buena, gracias equipo 🙏",
+    "Bom dia pessoal! Café pronto? ☕",
+    "{b} sigue lateral, paciencia",
+    "Mañana publicamos el análisis semanal 📊",
+    "Quem entrou no {b} ontem?",
+)
+_UPDATES_ES = (
+    "TP{k} alcanzado ✅ +{pct} pips",
+    "Cerramos {pair} en ganancia 💰",
+    "Mover SL a entrada en {pair}",
+    "SL tocado en {pair} ❌",
+    "{pair} Alvo {k} atingido 🎯",
+    "Operación cancelada en {pair}, no se activó la entrada",
+)
+
 #: Share of English chatter that is a look-alike; FX rooms talk levels and pips more than crypto.
 _LOOKALIKE_CHAT_P = {"crypto": 0.3, "btc_alts": 0.3, "forex": 0.45, "fx": 0.55, "gold": 0.55}
 _FX_UNIVERSES = ("forex", "fx", "gold")
@@ -121,6 +141,8 @@ _FX_UNIVERSES = ("forex", "fx", "gold")
 def chatter(rng: random.Random, lang: str, universe: str) -> MessageText:
     """A greeting, question, news item, promo, plain talk or a look-alike with levels."""
     inst = pick_instrument(rng, universe) if universe != "crypto" else rng.choice(CRYPTO[:5])
+    if lang == "es":
+        return MessageText().add(_fill(rng.choice(_CHAT_ES), rng, inst))
     if lang != "ru" and rng.random() < _LOOKALIKE_CHAT_P.get(universe, 0.3):
         kinds = ("analysis", "news", "question", "recap", "ad")
         return MessageText().add(lookalike(rng, inst, pick_instrument(rng, universe), kinds))
@@ -170,11 +192,11 @@ def update(
 ) -> MessageText:
     """A follow-up on an earlier signal: target hit, stop moved, closed, cancelled."""
     inst = about.instrument if about else pick_instrument(rng, universe)
-    if lang != "ru" and rng.random() < (0.5 if inst.kind == "crypto" else 0.75):
+    if lang not in ("ru", "es") and rng.random() < (0.5 if inst.kind == "crypto" else 0.75):
         kinds = ("result", "manage")
         return MessageText().add(lookalike(rng, inst, pick_instrument(rng, universe), kinds))
     price = about.targets[0] if about else f"{inst.price:g}"
-    template = rng.choice(_UPDATES_RU if lang == "ru" else _UPDATES_EN)
+    template = rng.choice({"ru": _UPDATES_RU, "es": _UPDATES_ES}.get(lang, _UPDATES_EN))
     if inst.kind == "crypto":
         pair_text = rng.choice((f"#{inst.base}/{inst.quote}", inst.symbol, inst.base))
     else:

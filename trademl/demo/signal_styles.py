@@ -1,7 +1,8 @@
 """How each kind of channel writes a new trade signal, with every entity labelled as it is written.
 
-The crypto and first forex styles live here; the wider FX/gold styles in :mod:`fx_styles` and the
-BTC-quoted and perpetual-futures styles in :mod:`perp_styles` (the contract: :mod:`style_kit`).
+The crypto and first forex styles live here; the wider FX/gold styles in :mod:`fx_styles`, the
+BTC-quoted and perpetual-futures styles in :mod:`perp_styles`, spot, direction-card, Spanish and
+instant calls in :mod:`world_styles` (the contract: :mod:`style_kit`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from trademl.demo.style_kit import Compose, SignalStyle, add_side
 from trademl.demo.style_kit import numbers as _numbers
 from trademl.demo.style_kit import pair_hashtag as _pair_hashtag
 from trademl.demo.style_kit import side_word as _side
+from trademl.demo.world_styles import WORLD_STYLES
 
 __all__ = ["STYLES", "Compose", "SignalStyle"]
 
@@ -231,4 +233,5 @@ STYLES: dict[str, SignalStyle] = {
     "casual_cashtag": SignalStyle(casual_cashtag, (1, 2), (1, 2, 3), 0.3),
     **FX_STYLES,
     **PERP_STYLES,
+    **WORLD_STYLES,
 }

@@ -29,7 +29,7 @@ _PAIR = re.compile(
     r"|(?<![A-Za-z0-9])[#$]?(?P<cb2>(?-i:[A-Z0-9]{2,10}?))(?P<cq2>(?-i:USD|BTC|ETH))(?![A-Za-z])"
     r"(?:\.P|\s?PERP)?"
     # 4. metals by name
-    r"|(?<![^\W\d])(?P<gold>gold|xau|золот\w*)(?![^\W\d])"
+    r"|(?<![^\W\d])(?P<gold>gold|xau|oro|ouro|золот\w*)(?![^\W\d])"
     r"|(?<![^\W\d])(?P<silver>silver|xag|серебр\w*)(?![^\W\d])"
     # 5. index and commodity CFDs
     r"|(?<![A-Za-z0-9])(?P<cfd>(?-i:US30|US100|US500|NAS100|SPX500|GER30|GER40|DE30|DE40|UK100|"

@@ -155,6 +155,7 @@ _UPDATE = re.compile(
     r"|invalidated?|breakeven|break[\s-]even|move[ds]?\s+(?:the\s+)?(?:sl|stop)\w*"
     r"|moving\s+(?:sl|stop)"
     r"|update[ds]?|results?|in\s+profit|profit\s+of|закры\w*|отработ\w*|достигнут\w*|отмен\w*"
+    r"|alcanzad\w*|cerramos|cerrad\w*|tocad\w*|cancelad\w*|atingid\w*|fechad\w*|ganancia"
     rf"|безубыт\w*){_RB}|\+\s?\d+(?:\.\d+)?\s?(?:%|pips?)|\d\s?%\s*(?:profit|gain)"
 )
 _QUESTION = re.compile(
@@ -425,11 +426,20 @@ def _keywords(text: str, low: str) -> list:
         m = _KEYWORDS.match(low, s)
         if m is None:
             continue
-        if m.lastgroup == "wside" and not (text[s : s + 3].isupper() or "option" in m.group()):
+        if m.lastgroup == "wside" and not ("option" in m.group() or _option_call(text, s)):
             continue
         found.append(m)
         covered = m.end()
     return found
+
+
+def _option_call(text: str, start: int) -> bool:
+    """CALL/PUT as a direction ("EUR/USD CALL 5 min"): upper case, right after the instrument.
+    A headline like "VIP CALL" or "FX CALL" names the post, not a direction."""
+    if not text[start : start + 3].isupper():
+        return False
+    mention = find_pair(text, max(0, start - 16), start)
+    return mention is not None and start - mention.end <= 2
 
 
 def _at_word_start(pattern: re.Pattern, low: str) -> re.Match | None:
