@@ -72,9 +72,12 @@ _TAIL = (
     r"market|cmp|instant|again|order|here)" + _RB + r")*"
 )
 # "TP1", "TP 2:", "T.P.1" carry an index that is not a price; "TP 1.2345" does not.
-_INDEX = r"(?:\s*\.?\s*\d{1,2}(?!\d|[.,]\d+(?!\.\d)|[kK]))?"
+# Glued ("TP1", "TP.2") or spaced ("TP 1 151.01", "Target #2: 64000"); a spaced two-digit number
+# followed by another number is a price list ("targets 18 20 25"), not an index.
+_INDEX = r"(?:(?:\.?\d{1,2}|\s*[.#]?\s*\d|\s*[.#]?\s*\d{2}(?!\s+\d))(?!\d|[.,]\d+(?!\.\d)|[kK]))?"
 _SIDE_WORDS = (
     r"(?:buy|sell)(?:[\s-]*(?:limit|stop(?![\s\-/]*los)))?|long|short|bullish|bearish"
+    r"|longing|shorting|buying|selling|accumulate"
     r"|(?:bought|sold)(?=\s*(?:@|at\b|\d))|лонг\w*|шорт\w*|покупк\w*|продаж\w*|купить|купи"
     r"|продать|продай|покупаем|продаем|продаём"
     # Spanish and Portuguese FX channels: "COMPRA EURUSD", "VENTA ORO", "VENDA"
@@ -95,7 +98,7 @@ _KEYWORDS = re.compile(
     r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries"
     r"|enter(?:ed)?|entrada|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
     rf"|(?P<tp>(?:{_LB}(?:(?:sell\s+|take[\s-]*profit\s+|tp\s+)?targets?|take[\s-]*profits?"
-    r"|takeprofit|t\.?p\.?|t-p|tg|objetivos?|alvos?|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
+    r"|takeprofit|t\.?p\.?|t-p|tg|t(?=\d{1,2}\s*[:)\-=])|objetivos?|alvos?|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
     + _RB
     + r"|🎯)"
     + _INDEX
@@ -120,7 +123,7 @@ _WORD = re.compile(r"[^\W\d_]+|[@🎯]")
 _STEMS = frozenset(
     w[:2]
     for w in (
-        "trailing long short signal http t www risk reward ratio r rr lot spread bid ask previous "
+        "trailing long short accumulate signal http t www risk reward ratio r rr lot spread bid ask previous "
         "support resistance time timeframe expiry expires date id minimum balance account volume "
         "payoff copyright floating capital deposit риск лот buy sell entry entries enter entered "
         "вход точка en sell take tp t tg цель тейк тп stop s sl st si стоп сл leverage lev плечо "
@@ -135,7 +138,7 @@ _LEV_SUFFIX = re.compile(r"(?<![\w.])(\d{1,3})\s?[x×х](?![^\W\d_])")
 # Every signal has a side word, or an entry keyword and a stop or target keyword: without any of
 # these stems (a substring test, no word boundaries) a message cannot be a signal.
 _SIGNAL_HINT = re.compile(
-    r"buy|sell|long|short|bull|bear|bought|sold|call|put|entr|enter|tp|t\.p|targ|take|stop|sl|s\.l"
+    r"buy|sell|long|short|bull|bear|bought|sold|call|put|accum|entr|enter|tp|t\.p|targ|take|stop|sl|s\.l"
     r"|лонг|шорт|покуп|продаж|купи|прода|вход|тейк|цел|стоп|сл|тп|compr|vend|venta|entrada"
 )
 _SHORT_SIDES = (
@@ -250,10 +253,15 @@ def parse_signal(text: str) -> ParsedSignal:
             word_end = tok.start() + len(re.match(r"\w+", text[tok.start() :]).group(0))
             if _SIDE_AS_TARGETS.match(text, word_end):
                 kind = "tp"
-        if kind == "side" and first_level_pos is not None and (strong_entry or weak_entry):
-            block_end = tok.start()  # a second trade in the same post: read only the first
-            break
         region_end = real[i + 1].start() if i + 1 < len(real) else len(text)
+        if kind == "side" and first_level_pos is not None and (strong_entry or weak_entry):
+            if numbers(tok.end(), region_end) or find_pair(text, tok.end(), region_end):
+                block_end = tok.start()  # a second trade in the same post: read only the first
+                break
+            if side is None:  # "... SL: 140\nLONG": the direction stated last
+                word = re.match(r"\w+", text[tok.start() :]).group(0)
+                side = (_side_of(word), tok.start(), tok.start() + len(word))
+            continue
         if kind == "side" or kind == "at":
             if kind == "side" and side is None:
                 word = re.match(r"\w+", text[tok.start() :]).group(0)
