@@ -303,3 +303,21 @@ def test_row_tags_derived_from_entities_and_checked():
     assert (words, tags) == (row["tokens"], row["tags"])
     with pytest.raises(ValueError, match="tokens but"):
         row_words_and_tags({**row, "tags": row["tags"][:-1]})
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "kept"),
+    [
+        ("BTC long, Leverage: 10", "10", True),
+        ("SOL short 20x", "20", True),
+        ("ETH x25 long", "25", True),
+        ("ЛОНГ BTC Плечо х10", "10", True),
+        ("Cross 50 BTC long", "50", True),
+        ("GBPCAD 15m Chart", "15", False),  # a timeframe the model tagged: not a leverage
+        ("EURUSD buy, TP 20 pips", "20", False),
+    ],
+)
+def test_a_leverage_span_needs_a_leverage_marker(text, surface, kept):
+    start = text.index(surface)
+    fields = spans_to_fields(text, [(start, start + len(surface), "LEVERAGE")])
+    assert fields["leverage"] == (int(surface) if kept else None)

@@ -264,3 +264,16 @@ def test_parsed_signal_is_frozen_and_fields_are_copies():
     assert r.targets == [64000.0]
     with pytest.raises(AttributeError):
         r.label = NON_SIGNAL  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "pair"),
+    [
+        ("doge sell 0.08485 tp 0.08264 SL 0.08904", "DOGEUSDT"),
+        ("Xrp SHORT entry 2.1966 SL 2.2629 tp 2.1386", "XRPUSDT"),
+        ("buy sol 142 sl 138 tp 150", "SOLUSDT"),
+        ("sol is up today, buy 142 sl 138 tp 150", None),  # not next to the side word
+    ],
+)
+def test_a_coin_in_lower_or_title_case_counts_next_to_a_side_word(text, pair):
+    assert parse_signal(text).pair == pair

@@ -144,6 +144,8 @@ def spans_to_fields(
     by_label: dict[str, list[str]] = {}
     for span in sorted((_as_tuple(s) for s in spans), key=lambda s: (s[0], s[1])):
         start, end, label = span
+        if label == "LEVERAGE" and not leverage_is_marked(text, start, end):
+            continue  # "15m Chart", "TP 20": a bare number is not a leverage
         by_label.setdefault(label, []).append(text[start:end])
 
     def first(label: str, parse) -> Any:
@@ -160,6 +162,22 @@ def spans_to_fields(
         "stop_loss": first("STOP_LOSS", parse_number),
         "leverage": first("LEVERAGE", parse_leverage),
     }
+
+
+_LEVERAGE_WORD = re.compile(r"lev|cross|isolated|margin|плеч|кросс|изолир", re.IGNORECASE)
+
+
+def leverage_is_marked(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is written as a leverage: an x next to it ("10x", "x20", "10х") or
+    a leverage word shortly before it ("Leverage: 10", "Cross 20")."""
+    surface, before, after = text[start:end], text[max(0, start - 24) : start], text[end : end + 2]
+    if re.search(r"[x×х]", surface, re.IGNORECASE):
+        return True
+    if re.search(r"[x×х]\s?$", before, re.IGNORECASE) or re.match(
+        r"\s?[x×х](?![^\W\d_])", after, re.IGNORECASE
+    ):
+        return True
+    return _LEVERAGE_WORD.search(before) is not None
 
 
 def _as_tuple(span: Mapping[str, Any] | Sequence[Any]) -> tuple[int, int, str]:

@@ -111,6 +111,27 @@ def find_pair(text: str, start: int = 0, end: int | None = None) -> PairMention 
     return None
 
 
+#: Coins channels also write in lower or title case ("Sol short", "doge sell"); read that way only
+#: right next to a side word, since several are words too (sol, ada).
+_CASED_COINS = (
+    "btc|eth|sol|xrp|bnb|doge|ada|avax|ltc|matic|trx|shib|pepe|arb|apt|fil|bch|aave|inj|tia|wif|"
+    "bonk|xlm|hbar|algo|ftm|crv|ldo|jup|ena|wld|ordi|kas|xmr|sui|sei|bitcoin|ethereum"
+)
+_COIN_BEFORE = re.compile(rf"(?<![\w#$])[#$]?({_CASED_COINS})\s{{1,2}}$", re.IGNORECASE)
+_COIN_AFTER = re.compile(rf"\s{{1,2}}[#$]?({_CASED_COINS})(?!\w)", re.IGNORECASE)
+
+
+def coin_beside(text: str, start: int, end: int) -> PairMention | None:
+    """A coin named in any case right before or after text[start:end] (a side word)."""
+    m = _COIN_BEFORE.search(text, max(0, start - 14), start)
+    if m is None:
+        m = _COIN_AFTER.match(text, end)
+    if m is None:
+        return None
+    name = m.group(1).upper()
+    return PairMention(m.start(1), m.end(1), _BARE_ALIASES.get(name, name), None)
+
+
 def _split_glued(start: int, end: int, name: str) -> PairMention:
     """A hashtag that already holds a pair (#EURJPY, #SOLUSDT) keeps its quote."""
     if len(name) == 6 and _FX_PAIR.fullmatch(name):

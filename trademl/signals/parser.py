@@ -15,6 +15,7 @@ from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
 from trademl.signals.normalize import (
     MICRO_PRICED_COINS,
     SATS_CONTEXT,
+    coin_beside,
     find_pair,
     pair_symbol,
     pip_size,
@@ -349,6 +350,8 @@ def parse_signal(text: str) -> ParsedSignal:
         return _no_signal()
 
     mention = find_pair(text, 0, block_end) or find_pair(text, block_end)
+    if mention is None and side is not None:
+        mention = coin_beside(text, side[1], side[2])
     if label != SIGNAL_NONE and mention is None and not (entry or targets or stop):
         return _no_signal()
     pair = None
