@@ -277,3 +277,21 @@ def test_parsed_signal_is_frozen_and_fields_are_copies():
 )
 def test_a_coin_in_lower_or_title_case_counts_next_to_a_side_word(text, pair):
     assert parse_signal(text).pair == pair
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("5,42 - 5,30", [5.42, 5.3]),  # decimal commas
+        ("0,00001234", [0.00001234]),
+        ("62,000 - 62,500", [62000.0, 62500.0]),  # three digits after the comma: thousands
+        ("67 200 - 67 500", [67200.0, 67500.0]),  # a space as the thousands separator
+        ("1\u00a0250\u00a0000", [1250000.0]),  # no-break spaces, two groups
+        ("100 200 300", [100.0, 200.0, 300.0]),  # a list of three-digit prices stays a list
+        ("1 151.01", [1.0, 151.01]),  # an index before a decimal price is not a thousands group
+    ],
+)
+def test_number_formats(text, values):
+    from trademl.signals.numbers import scan_numbers
+
+    assert [n[0] for n in scan_numbers(text, 0, len(text))] == pytest.approx(values)

@@ -8,6 +8,12 @@ import re
 # (a single ASCII class is ten times faster than alternatives with look-behinds).
 _RUN = re.compile(r"[0-9][0-9.,:]*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+#: "5,42", "0,00001234": a decimal comma (Russian and European channels); exactly three digits
+#: after the comma ("62,000") stay a thousands separator.
+_DECIMAL_COMMA = re.compile(r"\d+,(?:\d{1,2}|\d{4,})")
+#: "67 200": a space as the thousands separator, after a one- or two-digit group (a no-break or
+#: thin space after up to three digits). "targets 100 200 300" stays three numbers.
+_SPACED_THOUSANDS = re.compile(r"([ \u00a0\u202f])(\d{3})(?![\d])(?![.,]\d)")
 
 # What may follow a number that is not a price: %, pips/points, an ordinal (1st), a unit glued on
 # (4h, 2H), a keycap (1️⃣), or a list index "1)".
@@ -38,12 +44,33 @@ def scan_numbers(text: str, start: int, end: int) -> list[Number]:
     """
     found: list[Number] = []
     prev_end = -1
+    skip_to = -1
     for m in _RUN.finditer(text, start, end):
+        if m.start() < skip_to:
+            continue  # the second group of a "67 200" already read
         run = m.group().rstrip(".,:")
         s = m.start()
         if ":" in run:
             continue  # a clock time or a ratio
-        if "," in run and _THOUSANDS.fullmatch(run) is None:
+        if run.isdigit() and len(run) <= 3:
+            spaced = _SPACED_THOUSANDS.match(text, s + len(run), end)
+            if spaced is not None and (len(run) <= 2 or spaced.group(1) != " "):
+                if not (s > start and (text[s - 1].isalnum() or text[s - 1] in ".,")):
+                    value = float(run)
+                    while spaced is not None:  # "1 250 000": every group with the same space
+                        value, merged_end = value * 1000 + float(spaced.group(2)), spaced.end()
+                        spaced = _SPACED_THOUSANDS.match(text, merged_end, end)
+                        if spaced is not None and spaced.group(1) != text[s + len(run)]:
+                            spaced = None
+                    skip_to = merged_end
+                    joined = prev_end >= 0 and _ZONE_JOINER.fullmatch(text, prev_end, s) is not None
+                    if not _NOT_PRICE_AFTER.match(text, merged_end):
+                        found.append((value, s, merged_end, joined))
+                        prev_end = merged_end
+                    continue
+        if _DECIMAL_COMMA.fullmatch(run):
+            parts = [(run, s)]
+        elif "," in run and _THOUSANDS.fullmatch(run) is None:
             parts = []
             offset = s
             for part in run.split(","):
@@ -59,7 +86,9 @@ def scan_numbers(text: str, start: int, end: int) -> list[Number]:
                 continue  # part of a name (H1, US30) or of "1.2.3"
             if ps > 0 and text[ps - 1] == "+":
                 continue  # "+70" pips gained, not a level
-            value = float(raw.replace(",", ""))
+            value = float(
+                raw.replace(",", ".") if _DECIMAL_COMMA.fullmatch(raw) else raw.replace(",", "")
+            )
             tail_end = pe
             if text[pe : pe + 1] in ("k", "K") and not text[pe + 1 : pe + 2].isalpha():
                 value *= 1000.0
