@@ -476,8 +476,10 @@ def _classify(
     """Signal class from what was found; updates and questions open no trade."""
     n_levels = bool(entry) + bool(targets) + (stop is not None)
     update = _at_word_start(_UPDATE, low)
-    if update is not None and (first_level_pos is None or update.start() < first_level_pos):
-        return NON_SIGNAL
+    if update is not None and (
+        first_level_pos is None or update.start() < first_level_pos or n_levels == 0
+    ):
+        return NON_SIGNAL  # "TP2 hit", "SL hit on ETH long": a keyword with no level is news
     if n_levels < 3 and _QUESTION.search(low):
         return NON_SIGNAL
     if side is None:
