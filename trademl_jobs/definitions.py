@@ -22,6 +22,7 @@ from trademl_assets.signals import (
     signal_classifier_eval_report,
     signal_classifier_onnx,
     signal_datasets,
+    signal_review_queue,
 )
 from trademl_jobs.automation import apply_policies, automation_sensor, model_automation_sensor
 from trademl_jobs.jobs import datasets_job, ingest_job, retrain_job
@@ -47,6 +48,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         signal_classifier_eval_report,
         ner_extractor_eval_report,
         deployed_models,
+        signal_review_queue,
     ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),

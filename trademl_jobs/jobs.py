@@ -27,6 +27,7 @@ MODEL_ASSETS = (
     "signal_classifier_eval_report",
     "ner_extractor_eval_report",
     "deployed_models",
+    "signal_review_queue",
 )
 TRAINING_RUN_TAGS = {"resource": "gpu"}
 

@@ -88,3 +88,20 @@ def test_bad_inbox_fails_with_a_message_naming_it(resources, tmp_path):
     failure = next(e for e in result.all_events if e.is_step_failure)
     error = failure.step_failure_data.error.to_string()
     assert "nowhere" in error and "inbox folder does not exist" in error
+
+
+def test_review_queue_without_a_deployed_classifier_is_empty_and_says_why(resources):
+    defs = build_definitions(resources)
+    with dg.instance_for_test() as instance:
+        run_job(defs, "ingest_job", partition_key=DAY, instance=instance)
+        result = dg.materialize(
+            [defs.get_assets_def("signal_review_queue")],
+            resources=resources,
+            instance=instance,
+            selection=["signal_review_queue"],
+        )
+    assert result.success
+    meta = materializations(result, "signal_review_queue")[0].metadata
+    assert (meta["scored"].value, meta["queued"].value, meta["classifier"].value) == (0, 0, "rules")
+    queue = resources["lake"].lake().root / "labels" / "review_queue.jsonl"
+    assert queue.exists() and queue.read_text() == ""

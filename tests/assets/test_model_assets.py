@@ -1,11 +1,14 @@
 """The model half of the graph on small data: train, export, evaluate, promote, and block a worse one."""
 
+import json
+
 import dagster as dg
 import pytest
 
 from trademl.labels import SIGNAL_CLASSES
 from trademl.registry import ModelRegistry
 from trademl.serving import DeployedSignalModels
+from trademl.signals.review import DISAGREE, UNCERTAIN
 from trademl_jobs.definitions import build_definitions
 from trademl_resources import ModelRegistryResource
 
@@ -26,6 +29,15 @@ def run(defs, job, instance, **kwargs):
     return result
 
 
+def materialization_metadata(result, asset: str) -> dict:
+    return next(
+        e.event_specific_data.materialization.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.event_specific_data.materialization.asset_key == dg.AssetKey(asset)
+    )
+
+
 def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_path):
     defs = build_definitions(resources)
     registry = ModelRegistry(resources["registry"].root)
@@ -44,14 +56,16 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
         champion = registry.champion("signal_classifier")
         assert champion is not None and (champion.path / "onnx" / "model.int8.onnx").exists()
         assert registry.champion("ner_extractor") is not None
-        onnx_meta = next(
-            e.event_specific_data.materialization.metadata
-            for e in first.all_events
-            if e.event_type_value == "ASSET_MATERIALIZATION"
-            and e.event_specific_data.materialization.asset_key
-            == dg.AssetKey("signal_classifier_onnx")
-        )
+        onnx_meta = materialization_metadata(first, "signal_classifier_onnx")
         assert onnx_meta["int8_agreement"].value >= 0.995
+        # After deployment, the review queue scores recent messages with the new champion.
+        queue_meta = materialization_metadata(first, "signal_review_queue")
+        assert queue_meta["scored"].value > 0
+        assert queue_meta["classifier"].value.startswith("onnx-int8@")
+        queue_file = resources["lake"].lake().root / "labels" / "review_queue.jsonl"
+        queue = [json.loads(line) for line in queue_file.open()]
+        assert len(queue) == queue_meta["queued"].value <= 200
+        assert all(q["reason"] in (DISAGREE, UNCERTAIN) and q["text"] for q in queue)
         reports = resources["lake"].lake().reports("signal_classifier")
         assert (reports / f"{champion.version}.md").exists() and (
             reports / f"{champion.version}-confusion.png"

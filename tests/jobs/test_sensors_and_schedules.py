@@ -90,6 +90,7 @@ def test_public_surface_is_stable(resources):
         "signal_classifier",
         "signal_classifier_eval_report",
         "signal_classifier_onnx",
+        "signal_review_queue",
         "social_posts",
     ]
     assert {j.name for j in defs.jobs} == {"ingest_job", "datasets_job", "retrain_job"}

@@ -1,6 +1,6 @@
 from trademl_assets.signals.assets import rule_labels, signal_datasets
 from trademl_assets.signals.checks import signal_checks
-from trademl_assets.signals.labels import human_labels, llm_labels
+from trademl_assets.signals.labels import human_labels, llm_labels, signal_review_queue
 from trademl_assets.signals.models import ner_extractor, signal_classifier, signal_classifier_onnx
 from trademl_assets.signals.reports import (
     ner_extractor_eval_report,
@@ -20,4 +20,5 @@ __all__ = [
     "signal_classifier_eval_report",
     "signal_classifier_onnx",
     "signal_datasets",
+    "signal_review_queue",
 ]

@@ -1,4 +1,5 @@
-"""Label assets beyond the rules: human labels from the labelling store, LLM labels."""
+"""Label assets beyond the rules: human labels from the labelling store, LLM labels, and the
+queue of messages to label next."""
 
 import json
 
@@ -6,8 +7,16 @@ import dagster as dg
 
 from trademl.lake import atomic_write_text
 from trademl.llm.store import newest_messages, write_label_run
+from trademl.serving import DeployedSignalModels
 from trademl.signals.human_labels import read_human_labels
-from trademl_resources import LakeResource, LLMResource, MessageSourcesResource
+from trademl.signals.parser import parse_signal
+from trademl.signals.review import DISAGREE, UNCERTAIN, rank_for_review, write_review_queue
+from trademl_resources import (
+    LakeResource,
+    LLMResource,
+    MessageSourcesResource,
+    ModelRegistryResource,
+)
 
 
 @dg.asset(group_name="signals", kinds={"sql"})
@@ -73,5 +82,68 @@ def llm_labels(
             **{k: v for k, v in stats.items() if isinstance(v, int | float | str)},
             "labels": len(run.labels),
             "path": dg.MetadataValue.path(str(paths["labels"])),
+        }
+    )
+
+
+class ReviewQueueConfig(dg.Config):
+    """How many recent messages to score, how many to queue, and what counts as unsure."""
+
+    candidates: int = 3000
+    limit: int = 200
+    uncertain_below: float = 0.6
+
+
+@dg.asset(
+    group_name="signals",
+    deps=["rule_labels", "human_labels", "deployed_models"],
+    kinds={"jsonl"},
+)
+def signal_review_queue(
+    context: dg.AssetExecutionContext,
+    config: ReviewQueueConfig,
+    lake: LakeResource,
+    registry: ModelRegistryResource,
+) -> dg.MaterializeResult:
+    """The messages to label next (Label Studio / Argilla JSONL): where the rule parser and the
+    deployed classifier disagree, then where the classifier is least sure; labelled texts skipped."""
+    store = lake.lake()
+    models = DeployedSignalModels(registry.root)
+    messages = newest_messages(store, config.candidates) if models.classifier is not None else []
+    if models.classifier is None:
+        context.log.info("no deployed signal_classifier: nothing to compare the parser with")
+    texts = [m["text"] for m in messages]
+    rules = [parse_signal(t).label for t in texts]
+    predictions = models.classifier.predict(texts) if texts else []
+    human_path = store.root / "labels" / "human_labels.jsonl"
+    labelled = (
+        [json.loads(line)["text"] for line in human_path.open()] if human_path.exists() else []
+    )
+    queue = rank_for_review(
+        messages,
+        rules,
+        predictions,
+        labelled_texts=labelled,
+        limit=config.limit,
+        uncertain_below=config.uncertain_below,
+    )
+    path = write_review_queue(queue, store.root / "labels" / "review_queue.jsonl")
+    reasons = {r: sum(q["reason"] == r for q in queue) for r in (DISAGREE, UNCERTAIN)}
+    preview = "\n".join(
+        f"| {q['rule_label']} | {q['model_label']} | {q['confidence']:.2f} | "
+        + " ".join(q["text"].split())[:80].replace("|", "/")
+        + " |"
+        for q in queue[:15]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "scored": len(messages),
+            "queued": len(queue),
+            **reasons,
+            "classifier": models.name,
+            "preview": dg.MetadataValue.md(
+                "| parser | model | confidence | text |\n|---|---|---|---|\n" + preview
+            ),
+            "path": dg.MetadataValue.path(str(path)),
         }
     )
