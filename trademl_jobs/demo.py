@@ -68,6 +68,12 @@ def print_headlines(home: Path, runs_dir: str, seconds: float) -> None:
     print(f"quarantine:{(lake / 'quarantine').resolve()}")
     print(f"models:    {(lake / 'models').resolve()}  (trademl models list)")
     print(f"reports:   {(lake / 'reports').resolve()}")
+    queue = lake / "labels" / "review_queue.jsonl"
+    if queue.exists():
+        n = sum(1 for _ in queue.open(encoding="utf-8"))
+        print(
+            f"to label:  {queue.resolve()}  ({n} messages where parser and model disagree or the model is unsure)"
+        )
     # Score on the held-out test split only: the models trained on the rest of the answer file.
     exported = pd.read_csv(lake / "exports" / "classification_data.csv", keep_default_na=False)
     held_out = {text_key(t) for t in exported.loc[exported["split"] == "test", "text"]}
