@@ -295,3 +295,11 @@ def test_number_formats(text, values):
     from trademl.signals.numbers import scan_numbers
 
     assert [n[0] for n in scan_numbers(text, 0, len(text))] == pytest.approx(values)
+
+
+def test_a_bare_digit_is_not_a_currency_level():
+    # "1 26900" is a broken 1.26900: neither the 1 nor the 26900 is a target
+    r = parse_signal("GBPUSD SELL 1.27350\nTP 1\n1 26900\nTP 2\n1.26500\nSL 1 27900")
+    assert (r.targets, r.stop_loss) == ([1.265], None)
+    # crypto levels may be whole numbers
+    assert parse_signal("#ARB long 1.25 sl 1.1 targets: 2, 3").targets == [2.0, 3.0]

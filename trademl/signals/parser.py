@@ -362,6 +362,11 @@ def parse_signal(text: str) -> ParsedSignal:
         )
         pair = pair_symbol(mention, sats)
         spans.append(Span(mention.start, mention.end, "PAIR"))
+        if entry and pip_size(mention) is not None and "." in text[entry[0][1] : entry[0][2]]:
+            # Currencies and metals below 10 are always quoted with decimals: a bare digit among
+            # them is an index or a broken number ("T.p 1 / 1 21520"), not a level of 1.0.
+            targets = [t for t in targets if not _bare_digit(text, t)]
+            stop = None if stop is not None and _bare_digit(text, stop) else stop
     if side is not None and label != SIGNAL_NONE:
         spans.append(Span(side[1], side[2], "SIDE"))
     spans += [Span(n[1], n[2], "ENTRY") for n in entry]
@@ -442,6 +447,11 @@ def _keywords(text: str, low: str) -> list:
         found.append(m)
         covered = m.end()
     return found
+
+
+def _bare_digit(text: str, n: Number) -> bool:
+    """A level written as one digit with no decimals ("1")."""
+    return n[0] < 10 and text[n[1] : n[2]].isdigit()
 
 
 def _option_call(text: str, start: int) -> bool:
