@@ -303,3 +303,17 @@ def test_a_bare_digit_is_not_a_currency_level():
     assert (r.targets, r.stop_loss) == ([1.265], None)
     # crypto levels may be whole numbers
     assert parse_signal("#ARB long 1.25 sl 1.1 targets: 2, 3").targets == [2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "targets"),
+    [
+        ("btc lnog 62000 sl 61000 targt 63000", SIGNAL_LONG, [63000.0]),
+        ("ETH shrot entery 3500 stoplos 3600 tagret 3400", SIGNAL_SHORT, [3400.0]),
+        ("GBPUSD byu 1.2650 sl 1.2610 tp 1.2700", SIGNAL_LONG, [1.27]),
+        ("I sort my trades by date, nice shot on that 1.0850 one", NON_SIGNAL, []),
+    ],
+)
+def test_misspelt_keywords_are_read(text, label, targets):
+    r = parse_signal(text)
+    assert (r.label, r.targets) == (label, targets)

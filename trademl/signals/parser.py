@@ -186,7 +186,35 @@ _SIDE_AS_TARGETS = re.compile(r"\s*(?:targets?|tps?|zone)?\s*[:=]", re.IGNORECAS
 _TERSE_MAX_CHARS = 60
 
 
+def _typos() -> dict[str, tuple[str, str]]:
+    """Misspelt keywords as people type them -> (token kind, the word meant).
+
+    Every keyword gets its two-letter swaps ("lnog", "shrot", "byu"); the longer ones also a
+    letter dropped or added inside the word ("targt", "entery", "stoplos"). Short words get no
+    drops or additions: those give real words ("sort", "shot", "song").
+    """
+    out: dict[str, tuple[str, str]] = {}
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for word, kind in (
+        ("long", "side"), ("short", "side"), ("sell", "side"), ("buy", "side"),
+        ("target", "tp"), ("targets", "tp"), ("entry", "entry"), ("stoploss", "sl"),
+    ):  # fmt: skip
+        variants = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        if len(word) >= 5 and word != "short":
+            variants |= {word[:i] + word[i + 1 :] for i in range(1, len(word))}
+            variants |= {word[:i] + c + word[i:] for i in range(1, len(word) + 1) for c in letters}
+        if word == "short":
+            variants |= {word[: i + 1] + word[i] + word[i + 1 :] for i in range(len(word))}
+        for v in variants - {word, "targets", "target", "enter", "entr", "tarot"}:
+            out.setdefault(v, (kind, word))
+    return out
+
+
+_TYPO = _typos()
+
+
 def _side_of(word: str) -> str:
+    word = _TYPO.get(word.lower(), ("", word))[1]
     return "SHORT" if word.lower().startswith(_SHORT_SIDES) else "LONG"
 
 
@@ -434,6 +462,10 @@ def _keywords(text: str, low: str) -> list:
         if s < covered:
             continue
         word = w.group()
+        typo = _TYPO.get(word)
+        if typo is not None and (word[:2] not in _STEMS or _KEYWORDS.match(low, s) is None):
+            found.append(_Token(typo[0], s, w.end()))  # "lnog", "targt", "entery"
+            continue
         if word[:2] not in _STEMS:
             glued = _GLUED_SIDE.search(word) if len(word) > 6 else None
             if glued is not None and glued.end() == len(word) and text[s : w.end()].isupper():
