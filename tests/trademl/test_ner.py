@@ -145,6 +145,8 @@ def test_parse_leverage(raw, expected):
         ("US30", "US30"),
         ("1000PEPE", "1000PEPEUSDT"),
         ("#/", None),
+        (":arrow_up_small:", None),  # an emoji shortcode is not a coin
+        ("BTC_USDT", "BTCUSDT"),
     ],
 )
 def test_normalize_pair(raw, expected):

@@ -95,12 +95,17 @@ def parse_leverage(raw: str) -> float | int | None:
     return None if match is None else _tidy(float(match.group()))
 
 
+_SHORTCODE = re.compile(r":[a-z0-9]+(?:_[a-z0-9]+)+:?|[a-z]+_[a-z]+_", re.IGNORECASE)
+
+
 def normalize_pair(raw: str, default_quote: str = "USDT") -> str | None:
     """Normalised symbol: ``"#btc/usdt.P"`` → ``BTCUSDT``, ``"GOLD"`` → ``XAUUSD``.
 
     A bare coin (``"SOL"``, ``"$PEPE"``) gets ``default_quote`` appended, because crypto desks
     quote against USDT unless they say otherwise; forex and metal pairs already carry a quote.
     """
+    if _SHORTCODE.search(raw):
+        return None  # an emoji shortcode (":arrow_up_small:") the model took for a coin
     symbol = raw.strip().upper()
     symbol = re.sub(r"\.P$|[\s_-]*PERP(?:ETUAL)?$", "", symbol)
     symbol = re.sub(r"[^0-9A-Z]", "", symbol)
