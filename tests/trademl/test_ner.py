@@ -146,6 +146,8 @@ def test_parse_leverage(raw, expected):
         ("1000PEPE", "1000PEPEUSDT"),
         ("#/", None),
         (":arrow_up_small:", None),  # an emoji shortcode is not a coin
+        ("DJ", None),  # nor a bare two-letter abbreviation
+        ("$OP", "OPUSDT"),
         ("BTC_USDT", "BTCUSDT"),
     ],
 )

@@ -106,6 +106,8 @@ def normalize_pair(raw: str, default_quote: str = "USDT") -> str | None:
     """
     if _SHORTCODE.search(raw):
         return None  # an emoji shortcode (":arrow_up_small:") the model took for a coin
+    if re.fullmatch(r"\s*[A-Za-z]{1,2}\s*", raw):
+        return None  # a bare two-letter word is an abbreviation (DJ, BE, TP); "$OP" still counts
     symbol = raw.strip().upper()
     symbol = re.sub(r"\.P$|[\s_-]*PERP(?:ETUAL)?$", "", symbol)
     symbol = re.sub(r"[^0-9A-Z]", "", symbol)
