@@ -176,8 +176,8 @@ _EMOJI_DOWN = re.compile(r"↘|📉|🔴|⬇|🔽|chart_with_downwards_trend|arr
 #: Entries listed after "Entry:" must lie this close to the first one; levels within this of entry.
 _ENTRY_LIST_RATIO = 1.25
 _LEVEL_RATIO = 3.0
-#: "SL 30 pips", "TP: 60pips": a level given as its distance from the entry.
-#: A number of pips on the keyword's line (read from the keyword: its index group may hold it).
+#: "SL 30 pips", "TP: 60pips": a level given as its distance from the entry, read on the keyword's
+#: line from the keyword on (its index group may already hold the number: "TP 60 pips").
 _PIP_DISTANCE = re.compile(r"[^\n]*?(?<![\d.])(\d{1,4}(?:\.\d)?)\s*pips?(?![^\W\d])", re.IGNORECASE)
 #: "Sell: 600 - 615" after "Buy: 585": on spot channels the opposite side word lists the targets.
 _SIDE_AS_TARGETS = re.compile(r"\s*(?:targets?|tps?|zone)?\s*[:=]", re.IGNORECASE)
@@ -190,8 +190,9 @@ def _typos() -> dict[str, tuple[str, str]]:
     """Misspelt keywords as people type them -> (token kind, the word meant).
 
     Every keyword gets its two-letter swaps ("lnog", "shrot", "byu"); the longer ones also a
-    letter dropped or added inside the word ("targt", "entery", "stoplos"). Short words get no
-    drops or additions: those give real words ("sort", "shot", "song").
+    letter dropped or added inside the word ("targt", "entery", "stoplos"). The short ones get no
+    drops or additions, which give real words ("sort", "shot", "song"); "short" only a doubled
+    letter ("shoort").
     """
     out: dict[str, tuple[str, str]] = {}
     letters = "abcdefghijklmnopqrstuvwxyz"
