@@ -68,16 +68,14 @@ def scan_numbers(text: str, start: int, end: int) -> list[Number]:
                         found.append((value, s, merged_end, joined))
                         prev_end = merged_end
                     continue
-        if _DECIMAL_COMMA.fullmatch(run):
+        if "," not in run or _DECIMAL_COMMA.fullmatch(run) or _THOUSANDS.fullmatch(run):
             parts = [(run, s)]
-        elif "," in run and _THOUSANDS.fullmatch(run) is None:
+        else:  # a list written with commas: "1.2,1.3" or "3096,3040"
             parts = []
             offset = s
             for part in run.split(","):
                 parts.append((part, offset))
                 offset += len(part) + 1
-        else:
-            parts = [(run, s)]
         for raw, ps in parts:
             if not raw or raw.count(".") > 1:
                 continue  # a date (21.12.2017) or an empty piece
@@ -87,7 +85,11 @@ def scan_numbers(text: str, start: int, end: int) -> list[Number]:
             if ps > 0 and text[ps - 1] == "+":
                 continue  # "+70" pips gained, not a level
             value = float(
-                raw.replace(",", ".") if _DECIMAL_COMMA.fullmatch(raw) else raw.replace(",", "")
+                raw
+                if "," not in raw
+                else raw.replace(",", ".")
+                if _DECIMAL_COMMA.fullmatch(raw)
+                else raw.replace(",", "")
             )
             tail_end = pe
             if text[pe : pe + 1] in ("k", "K") and not text[pe + 1 : pe + 2].isalpha():
