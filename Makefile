@@ -9,7 +9,7 @@ export TRADEML_HOME := $(CURDIR)/var
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test ui venv instance services demo-data bench clean
+.PHONY: demo test ui venv instance services demo-data bench lint clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ test: venv services
 
 bench: venv
 	$(PY) benchmarks/bench_ingest.py
+
+lint: venv
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf var
