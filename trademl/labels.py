@@ -14,6 +14,12 @@ ENTITY_LABELS: tuple[str, ...] = ("PAIR", "SIDE", "ENTRY", "TARGET", "STOP_LOSS"
 #: Typed fields an extractor returns, in the gold format's names.
 SIGNAL_FIELDS: tuple[str, ...] = ("pair", "side", "entry", "targets", "stop_loss", "leverage")
 
+
+def empty_fields() -> dict:
+    """The six fields of a message that states none: empty lists for entry and targets."""
+    return {f: ([] if f in ("entry", "targets") else None) for f in SIGNAL_FIELDS}
+
+
 BIO_TAGS: tuple[str, ...] = ("O",) + tuple(
     f"{prefix}-{label}" for label in ENTITY_LABELS for prefix in ("B", "I")
 )

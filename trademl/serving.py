@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from trademl.errors import TradeMLError
-from trademl.labels import NON_SIGNAL, SIGNAL_FIELDS, SIGNAL_LONG, SIGNAL_SHORT
+from trademl.labels import NON_SIGNAL, SIGNAL_FIELDS, SIGNAL_LONG, SIGNAL_SHORT, empty_fields
 
 CLASSIFIER = "signal_classifier"
 EXTRACTOR = "ner_extractor"
@@ -156,7 +156,7 @@ class DeployedSignalModels:
                     p.fields(), ner, prefer="model" if mode == "model" else "rules"
                 )
             if label == NON_SIGNAL:
-                fields = {f: ([] if f in ("entry", "targets") else None) for f in SIGNAL_FIELDS}
+                fields = empty_fields()
             else:  # the class decides the side: SIGNAL_NONE states none
                 fields["side"] = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(label)
             out.append(

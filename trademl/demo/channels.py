@@ -10,7 +10,7 @@ from trademl.demo.chatter import chatter, update
 from trademl.demo.instruments import SignalNumbers, make_signal_numbers, pick_instrument, to_number
 from trademl.demo.markup import MessageText
 from trademl.demo.signal_styles import STYLES
-from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
+from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT, empty_fields
 
 
 @dataclass(frozen=True)
@@ -129,14 +129,7 @@ class ChatMessage:
 
 def gold_fields(msg: ChatMessage) -> dict:
     """The gold-format fields of a message, read off the spans it was composed with."""
-    fields: dict = {
-        "pair": None,
-        "side": None,
-        "entry": [],
-        "targets": [],
-        "stop_loss": None,
-        "leverage": None,
-    }
+    fields = empty_fields()
     if msg.kind not in ("signal", "signal_none") or msg.numbers is None:
         return fields
     for label, surface in msg.body.labelled():
