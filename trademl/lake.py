@@ -10,7 +10,9 @@ Layout under the root::
     reports/<name>/<version>.md                evaluation reports and their PNGs
 
 Every write goes to a temporary sibling and is moved into place with ``os.replace``, so a reader
-sees the old file or the new one, never half of either.
+sees the old file or the new one, never half of either. The file that lands gets the mode a plain
+``open(path, "w")`` would give it (``0o666 & ~umask``), not the private 0600 of the temporary
+file, so a serving user in the training user's group can read what training wrote.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +58,33 @@ class Lake:
         return self.root / "reports" / name
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows.
+
+    ``os.umask`` can only be read by setting it, which is process-wide: a thread creating a file
+    in between would get the wrong mode. Linux (4.7+) reports it in /proc/self/status; elsewhere
+    the set-and-restore falls back to a lock, which at least serialises the callers in trademl.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def file_mode(executable: bool = False, umask: int | None = None) -> int:
+    """The mode a new file gets under the umask: 0o666 (0o777 when ``executable``) & ~umask."""
+    mask = current_umask() if umask is None else umask
+    return (0o777 if executable else 0o666) & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it onto ``target`` atomically.
@@ -68,6 +98,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp made the file 0600; the final file follows the umask like any new file.
+        os.chmod(tmp_path, file_mode())
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
