@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -90,7 +91,8 @@ def test_promote_same_version_twice_keeps_history_clean(registry, tmp_path):
         registry.rollback("clf")
 
 
-def test_rollback_without_any_champion_names_the_model(registry):
+def test_rollback_without_any_champion_names_the_model(registry, tmp_path):
+    registry.register("ner_extractor", _model_dir(tmp_path, "a", "v1"))
     with pytest.raises(RegistryError, match=r"model 'ner_extractor': no previous champion.*none"):
         registry.rollback("ner_extractor")
 
@@ -178,3 +180,203 @@ def test_compare_nested_keys_and_lower_is_better():
     assert ok and deltas == {"micro.f1-score": pytest.approx(0.05), "loss": pytest.approx(0.03)}
     ok, _ = ModelRegistry.compare(new, old, ["loss"], 0.01, lower_is_better=["loss"])
     assert not ok
+
+
+# --- names, permissions, history, temp files (issue 7, part 3) -----------------------------------
+
+BAD_NAMES = [
+    "../evil",
+    "../../x",
+    "a/b",
+    "a\\b",
+    "",
+    ".",
+    "..",
+    ".hidden",
+    "Clf",
+    "clf\n",
+    "x" * 65,
+]
+
+
+def _calls(registry, name, source):
+    return {
+        "register": lambda: registry.register(name, source),
+        "list_versions": lambda: registry.list_versions(name),
+        "get": lambda: registry.get(name, "v"),
+        "champion": lambda: registry.champion(name),
+        "deployed_path": lambda: registry.deployed_path(name),
+        "promote": lambda: registry.promote(name, "v"),
+        "rollback": lambda: registry.rollback(name),
+        "history": lambda: registry.history(name),
+    }
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_every_method_refuses_an_invalid_name(registry, tmp_path, name):
+    source = _model_dir(tmp_path, "a", "v1")
+    before = sorted(tmp_path.rglob("*"))
+    for method, call in _calls(registry, name, source).items():
+        with pytest.raises(RegistryError, match="model name"):
+            call()
+        assert sorted(tmp_path.rglob("*")) == before, method
+
+
+@pytest.mark.parametrize("version", ["../x", "a/b", "..", ".", ".tmp-1", "", "a\\b", "a\x00b"])
+def test_versions_with_separators_are_refused(registry, tmp_path, version):
+    registry.register("clf", _model_dir(tmp_path, "a", "v1"))
+    with pytest.raises(RegistryError, match="is not a valid version"):
+        registry.get("clf", version)
+    with pytest.raises(RegistryError, match="is not a valid version"):
+        registry.promote("clf", version)
+
+
+def test_a_version_cannot_name_another_models_folder(registry, tmp_path):
+    other = registry.register("other", _model_dir(tmp_path, "a", "v1"))
+    registry.register("clf", _model_dir(tmp_path, "b", "v2"))
+    with pytest.raises(RegistryError, match="is not a valid version"):
+        registry.promote("clf", f"../../other/versions/{other}")
+    assert registry.champion("clf") is None
+
+
+def test_a_tampered_pointer_cannot_reach_outside_the_registry(registry, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "manifest.json").write_text("{}")
+    (registry.root / "clf").mkdir(parents=True)
+    (registry.root / "clf" / "champion.json").write_text(
+        json.dumps({"version": "../../../../outside"})
+    )
+    with pytest.raises(RegistryError, match="is not a valid version"):
+        registry.champion("clf")
+
+
+def test_rollback_of_an_unknown_model_names_the_known_ones(registry, tmp_path):
+    registry.register("ner_extractor", _model_dir(tmp_path, "a", "v1"))
+    with pytest.raises(RegistryError, match=r"no model named 'clf' under .*; known: ner_extractor"):
+        registry.rollback("clf")
+    assert registry.names() == ["ner_extractor"]
+    assert not (registry.root / "clf").exists()
+
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_written_files_follow_the_umask(registry, tmp_path, umask):
+    import tempfile
+
+    from trademl.lake import atomic_write_text
+
+    source = Path(tempfile.mkdtemp(dir=tmp_path))  # 0700, as training writes it
+    fd, weights = tempfile.mkstemp(dir=source)  # 0600
+    os.write(fd, b"w")
+    os.close(fd)
+    (source / "sub").mkdir(mode=0o700)
+    (source / "sub" / "run.sh").write_text("#!/bin/sh\n")
+    (source / "sub" / "run.sh").chmod(0o700)
+    old = os.umask(umask)
+    try:
+        version = registry.register("clf", source)
+        registry.promote("clf", version)
+        export = atomic_write_text(tmp_path / "exports" / "data.csv", "a,b\n")
+    finally:
+        os.umask(old)
+    stored = registry.get("clf", version).path
+    file_mode, dir_mode, exec_mode = 0o666 & ~umask, 0o777 & ~umask, 0o777 & ~umask
+    assert _mode(stored) == dir_mode and _mode(stored / "sub") == dir_mode
+    assert _mode(stored / Path(weights).name) == file_mode
+    assert _mode(stored / "manifest.json") == file_mode
+    assert _mode(stored / "sub" / "run.sh") == exec_mode
+    assert _mode(registry.root / "clf" / "champion.json") == file_mode
+    assert _mode(registry.root / "clf" / "history.jsonl") == file_mode
+    assert _mode(export) == file_mode
+
+
+def test_umask_is_read_without_changing_it():
+    import threading
+
+    from trademl.lake import current_umask
+
+    old = os.umask(0o027)
+    try:
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(current_umask()))
+        thread.start()
+        thread.join()
+        assert seen == [0o027] and current_umask() == 0o027
+    finally:
+        os.umask(old)
+
+
+def test_pointer_stays_small_and_history_is_a_log(registry, tmp_path):
+    from trademl.registry import MAX_ROLLBACK_DEPTH
+
+    v1 = registry.register("clf", _model_dir(tmp_path, "a", "v1"))
+    v2 = registry.register("clf", _model_dir(tmp_path, "b", "v2"))
+    for i in range(MAX_ROLLBACK_DEPTH + 10):
+        registry.promote("clf", v2 if i % 2 else v1, reason=f"round {i}")
+    pointer_file = registry.root / "clf" / "champion.json"
+    pointer = json.loads(pointer_file.read_text())
+    assert "events" not in pointer
+    assert len(pointer["previous"]) == MAX_ROLLBACK_DEPTH
+    history = registry.history("clf")
+    assert [e["reason"] for e in history] == [f"round {i}" for i in range(MAX_ROLLBACK_DEPTH + 10)]
+    log = (registry.root / "clf" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in log] == history
+    registry.rollback("clf")
+    assert registry.history("clf")[-1]["action"] == "rollback"
+    assert len(registry.history("clf")) == MAX_ROLLBACK_DEPTH + 11
+
+
+def test_old_pointer_with_events_is_read_and_migrated(registry, tmp_path):
+    v1 = registry.register("clf", _model_dir(tmp_path, "a", "v1"))
+    v2 = registry.register("clf", _model_dir(tmp_path, "b", "v2"))
+    old_events = [{"action": "promote", "version": v1, "from": None, "at": "2024-01-01T00:00:00"}]
+    legacy = {"name": "clf", "version": v1, "previous": [], "events": old_events}
+    (registry.root / "clf" / "champion.json").write_text(json.dumps(legacy))
+    assert registry.champion("clf").version == v1
+    assert registry.history("clf") == old_events
+    registry.promote("clf", v2)
+    pointer = json.loads((registry.root / "clf" / "champion.json").read_text())
+    assert "events" not in pointer and pointer["previous"] == [v1]
+    assert [e["version"] for e in registry.history("clf")] == [v1, v2]
+    assert registry.rollback("clf").version == v1
+
+
+def test_an_event_whose_log_append_failed_is_still_in_the_history(registry, tmp_path, monkeypatch):
+    import trademl.registry as registry_module
+
+    v1 = registry.register("clf", _model_dir(tmp_path, "a", "v1"))
+    v2 = registry.register("clf", _model_dir(tmp_path, "b", "v2"))
+    registry.promote("clf", v1)
+
+    def full_disk(path, event):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(registry_module, "_append_event", full_disk)
+    with pytest.raises(OSError, match="no space"):
+        registry.promote("clf", v2)
+    monkeypatch.undo()
+    assert registry.champion("clf").version == v2  # the pointer was switched first
+    assert [e["version"] for e in registry.history("clf")] == [v1, v2]
+    registry.rollback("clf")  # the next write repairs the log
+    log = (registry.root / "clf" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["version"] for line in log] == [v1, v2, v1]
+
+
+def test_crash_leftovers_are_cleaned_on_the_next_write(registry, tmp_path):
+    v1 = registry.register("clf", _model_dir(tmp_path, "a", "v1"))
+    folder = registry.root / "clf"
+    (folder / "versions" / ".tmp-deadbeef").mkdir()
+    (folder / "versions" / ".tmp-deadbeef" / "weights.bin").write_text("half")
+    (folder / ".champion.json.abc123.tmp").write_text("{")
+    registry.promote("clf", v1)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".lock",
+        "champion.json",
+        "history.jsonl",
+        "versions",
+    ]
+    assert [p.name for p in (folder / "versions").iterdir()] == [v1]
