@@ -1,0 +1,163 @@
+"""The gate a bot calls: load once, one reused onnxruntime session, a heuristic when there is no model.
+
+Imports numpy at module level and onnxruntime only when a model is loaded, so ``import trademl.gate``
+costs milliseconds and never pulls in scikit-learn, pandas, torch or Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("trademl.gate")
+
+#: The model's inputs, in this order, everywhere (ONNX input columns, native approve_proba args).
+FEATURES = ("tick_ratio", "depth_ratio", "price_dist")
+MODEL_NAME = "onnx_gate"
+DEFAULT_THRESHOLD = 0.65
+HEURISTIC = "heuristic"
+#: The ONNX input and output names the export writes (plain tensors, no ZipMap).
+INPUT_NAME = "features"
+PROBA_OUTPUT = "probabilities"
+
+
+class GateInputError(ValueError):
+    """Rows that a gate cannot score: wrong shape or non-finite values (the message says which)."""
+
+
+def as_rows(rows: Any) -> np.ndarray:
+    """``rows`` as a float64 (n, 3) array: one row of 3 or an (n, 3) array-like, all finite."""
+    try:
+        arr = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise GateInputError(f"features must be numbers: {exc}") from None
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != len(FEATURES):
+        raise GateInputError(
+            f"expected {len(FEATURES)} features per row ({', '.join(FEATURES)}), "
+            f"got shape {tuple(np.shape(rows))}"
+        )
+    if not np.isfinite(arr).all():
+        bad = sorted({FEATURES[j] for j in np.argwhere(~np.isfinite(arr))[:, 1]})
+        raise GateInputError(f"non-finite value in {', '.join(bad)}")
+    return arr
+
+
+def heuristic_proba(rows: np.ndarray) -> np.ndarray:
+    """The desks' fallback confidence: (|tick_ratio| + |depth_ratio|) / 2."""
+    return (np.abs(rows[:, 0]) + np.abs(rows[:, 1])) / 2.0
+
+
+def resolve_model_file(path_or_registry: str | os.PathLike[str]) -> tuple[Path, str]:
+    """(model.onnx, version) from a model file, a version folder, or a registry root.
+
+    Accepts ``.../model.onnx``, a version directory holding it, the ``onnx_gate`` model folder
+    (its champion), or the registry root holding ``onnx_gate/champion.json``.
+    """
+    path = Path(path_or_registry)
+    if path.is_file():
+        return path, _version_of(path.parent, path)
+    if (path / "model.onnx").is_file():
+        return path / "model.onnx", _version_of(path, path / "model.onnx")
+    for model_dir in (path / MODEL_NAME, path):
+        pointer = model_dir / "champion.json"
+        if pointer.is_file():
+            try:
+                version = json.loads(pointer.read_text())["version"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise FileNotFoundError(f"{pointer}: unreadable champion pointer ({exc})") from exc
+            model = model_dir / "versions" / str(version) / "model.onnx"
+            if not model.is_file():
+                raise FileNotFoundError(f"{model}: champion {version} has no model.onnx")
+            return model, str(version)
+    raise FileNotFoundError(
+        f"{path}: no model.onnx, version folder or registry with an {MODEL_NAME} champion"
+    )
+
+
+def _version_of(folder: Path, model: Path) -> str:
+    manifest = folder / "manifest.json"
+    try:
+        return str(json.loads(manifest.read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return model.stem if folder.name in ("", ".") else folder.name
+
+
+class Gate:
+    """Scores (tick_ratio, depth_ratio, price_dist) rows: the ONNX champion or the heuristic."""
+
+    def __init__(self, session: Any = None, version: str | None = None, path: Path | None = None):
+        self._session = session
+        self._dtype: type = np.float64
+        self.version = version if session is not None else HEURISTIC
+        self.path = path
+        self.source = f"onnx:{version}" if session is not None else HEURISTIC
+
+    @classmethod
+    def load(cls, path_or_registry: str | os.PathLike[str] | None, threads: int = 1) -> Gate:
+        """The model at ``path_or_registry``; the heuristic (with a log line) if missing or unreadable."""
+        if path_or_registry is None:
+            log.warning("trademl.gate: no model path given; answering with the heuristic fallback")
+            return cls()
+        try:
+            model, version = resolve_model_file(path_or_registry)
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            session = ort.InferenceSession(
+                str(model), options, providers=["CPUExecutionProvider"]
+            )
+            names = [i.name for i in session.get_inputs()]
+            if names != [INPUT_NAME]:
+                raise ValueError(f"model inputs are {names}, expected [{INPUT_NAME!r}]")
+        except Exception as exc:  # any unreadable model means the fallback, said out loud
+            log.warning(
+                f"trademl.gate: cannot load a gate model from {path_or_registry} ({exc}); "
+                "answering with the heuristic fallback"
+            )
+            return cls()
+        gate = cls(session, version, model)
+        gate._dtype = np.float64 if "double" in session.get_inputs()[0].type else np.float32
+        return gate
+
+    @property
+    def is_fallback(self) -> bool:
+        return self._session is None
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        """P(the trade reverts as labelled) per row, shape (n,)."""
+        arr = as_rows(rows)
+        if self._session is None:
+            return heuristic_proba(arr)
+        out = self._session.run([PROBA_OUTPUT], {INPUT_NAME: arr.astype(self._dtype, copy=False)})
+        return np.asarray(out[0], dtype=np.float64)[:, 1]
+
+    def approve_many(self, rows: Any, threshold: float = DEFAULT_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, approvals) for many rows."""
+        arr = as_rows(rows)
+        proba = self.predict_proba(arr)
+        if self._session is None:
+            # The heuristic's own rule: confidence above threshold - 0.5, price near VWAP.
+            return proba, (proba > threshold - 0.5) & (np.abs(arr[:, 2]) < 2.0)
+        return proba, proba >= threshold
+
+    def approve(self, features: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> bool:
+        """Take this trade? ``features`` = (tick_ratio, depth_ratio, price_dist)."""
+        if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+            raise GateInputError(f"threshold must be a finite number, got {threshold!r}")
+        _, approved = self.approve_many(features, threshold)
+        return bool(approved[0])
+
+    def __repr__(self) -> str:
+        return f"Gate(source={self.source!r})"
