@@ -425,3 +425,20 @@ def test_signal_none_answers_state_no_direction(answers: list[dict]) -> None:
     assert none
     for a in none:
         assert a["side"] is None and _DIRECTION.search(a["text"]) is None, a["text"]
+
+
+def test_last_market_day_is_another_regime() -> None:
+    """The drift report's test case: the last day's volatility and book differ; the others not."""
+    import numpy as np
+
+    from trademl.demo.market import simulate
+
+    path, features = simulate("BTCUSDT", seed=7, start_date=datetime(2026, 11, 1).date(), days=3)
+    day = 86_400 // 5
+    log_ret = np.diff(np.log(path.price))
+    vol = [float(np.std(log_ret[k * day : (k + 1) * day - 1])) for k in range(3)]
+    depth = [float(np.median(features["depth_ratio"][k * day : (k + 1) * day])) for k in range(3)]
+    assert 0.8 < vol[1] / vol[0] < 1.25 and vol[2] / vol[1] > 1.5
+    assert all(0.9 < d < 1.1 for d in depth[:2]) and depth[2] > 1.2
+    single, _ = simulate("BTCUSDT", seed=7, start_date=datetime(2026, 11, 1).date(), days=1)
+    assert 0.8 < np.std(np.diff(np.log(single.price))) / vol[0] < 1.25  # one day: no shift

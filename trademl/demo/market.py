@@ -3,6 +3,11 @@
 The price follows an Ornstein-Uhlenbeck process around a slowly moving anchor in the
 mean-reverting regime and a drifting random walk in the trending one; a Markov chain switches
 between them. Book imbalance leans towards the next move, so a gate model has something to learn.
+
+The last day of a demo of two days or more is another market (:data:`LAST_DAY_SHIFT`): volatility
+up, trends more frequent, longer and steeper, the book more lopsided and bid-heavy. It is drawn
+from its own random stream after the earlier days are simulated, so those days are the bytes they
+always were; the drift report must see the change and the drift sensor retrain on it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,23 @@ WINDOW = 60  # rows in the rolling vwap / std-dev window (5 minutes)
 #: The CSV header: what ingest reads (trademl.ingest.market), in the Go bot's FeatureRecord order.
 FEATURE_COLUMNS = ("symbol", "timestamp", *RECORD_FEATURES)
 START_PRICE = {"BTCUSDT": 82_000.0, "ETHUSDT": 3_100.0}
+BASE_VOL = 0.00035  # per-step log-vol, ~0.5% a minute-hour mix for majors
+
+
+@dataclass(frozen=True)
+class RegimeShift:
+    """How the last demo day differs from the others (1.0 / 0.0: no change)."""
+
+    vol: float = 1.8  # volatility multiple
+    to_trend: float = 3.0  # multiple of the switch rate into the trending regime
+    to_revert: float = 0.4  # multiple of the switch rate back to mean reversion
+    trend_drift: float = 2.0  # multiple of the trending drift
+    imbalance_noise: float = 0.4  # book-imbalance noise (0.25 on the other days)
+    imbalance_bias: float = 0.15  # bid-heavy lean of the book (0.0 on the other days)
+
+
+LAST_DAY_SHIFT = RegimeShift()
+_NO_SHIFT = RegimeShift(1.0, 1.0, 1.0, 1.0, 0.25, 0.0)
 
 
 @dataclass
@@ -39,30 +61,42 @@ def simulate(symbol: str, *, seed: int, start_date: date, days: int) -> tuple[Pr
     """The price path and the feature columns of one symbol."""
     rng = np.random.default_rng([seed, sum(symbol.encode())])
     n = days * 86_400 // STEP_S
-    vol = 0.00035  # per-step log-vol, ~0.5% a minute-hour mix for majors
-    regime = np.empty(n, dtype=np.int8)
-    log_p = np.empty(n)
-    anchor = x = math.log(START_PRICE.get(symbol, 100.0))
-    state, drift = 0, 0.0
+    vol = BASE_VOL
     z = rng.standard_normal(n)
     z_anchor = rng.standard_normal(n)
     u = rng.random(n)
-    for i in range(n):
-        if u[i] < 1 / 720:  # a regime lasts about an hour on average
-            state = 1 - state
-            drift = float(rng.choice((-1.0, 1.0))) * vol * 0.03
-        if state == 0:
-            anchor += 0.05 * vol * z_anchor[i]
-            x += 0.02 * (anchor - x) + vol * z[i]
-        else:
-            x += drift + vol * z[i]
-            anchor = x
-        regime[i], log_p[i] = state, x
+    regime, log_p = _walk(rng, z, z_anchor, u, math.log(START_PRICE.get(symbol, 100.0)), vol)
+    shift_from = n - 86_400 // STEP_S if days >= 2 else n
+    first_move = log_p[shift_from] - log_p[shift_from - 1] if shift_from < n else 0.0
+    if shift_from < n:
+        # The last day, redrawn from its own stream starting where the day before ended.
+        shifted = np.random.default_rng([seed, sum(symbol.encode()), 2])
+        _, tail = _walk(
+            shifted,
+            shifted.standard_normal(n - shift_from),
+            shifted.standard_normal(n - shift_from),
+            shifted.random(n - shift_from),
+            float(log_p[shift_from - 1]),
+            vol,
+            shift=LAST_DAY_SHIFT,
+            state=int(regime[shift_from - 1]),
+        )
+        log_p[shift_from:] = tail
     price = np.exp(log_p)
     step = np.diff(price, prepend=price[0])
     next_move = np.append(np.diff(log_p), 0.0) / vol
+    if shift_from < n:  # the day before's last book leans as it always did: its bytes stay put
+        next_move[shift_from - 1] = first_move / vol
     volume = rng.lognormal(mean=0.0, sigma=0.6, size=n) * (2.0 if symbol == "BTCUSDT" else 30.0)
     imbalance = 0.35 * np.tanh(next_move) + 0.25 * rng.standard_normal(n)
+    if shift_from < n:
+        noise = np.random.default_rng([seed, sum(symbol.encode()), 3])
+        extra = noise.standard_normal(n - shift_from)
+        imbalance[shift_from:] = (
+            0.35 * np.tanh(next_move[shift_from:])
+            + LAST_DAY_SHIFT.imbalance_noise * extra
+            + LAST_DAY_SHIFT.imbalance_bias
+        )
     book = rng.lognormal(mean=3.0, sigma=0.4, size=n) * (1.0 if symbol == "BTCUSDT" else 12.0)
     bid_vol, ask_vol = book * np.exp(imbalance), book * np.exp(-imbalance)
     buy_share = np.clip(
@@ -93,6 +127,42 @@ def simulate(symbol: str, *, seed: int, start_date: date, days: int) -> tuple[Pr
         "ask_vol": ask_vol,
     }
     return PricePath(symbol, epoch_ms, price, volume, buy_share), features
+
+
+def _walk(
+    rng: np.random.Generator,
+    z: np.ndarray,
+    z_anchor: np.ndarray,
+    u: np.ndarray,
+    start: float,
+    vol: float,
+    *,
+    shift: RegimeShift | None = None,
+    state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(regime, log price) of the Markov-switching walk; ``shift`` changes its parameters."""
+    n = len(z)
+    s = shift or _NO_SHIFT
+    step_vol = vol * s.vol
+    switch = (1 / 720 * s.to_trend, 1 / 720 * s.to_revert)  # a regime lasts ~an hour by default
+    regime = np.empty(n, dtype=np.int8)
+    log_p = np.empty(n)
+    anchor = x = start
+    drift = 0.0
+    if state == 1:  # a trend already under way keeps a direction
+        drift = float(rng.choice((-1.0, 1.0))) * vol * 0.03 * s.trend_drift
+    for i in range(n):
+        if u[i] < switch[state]:
+            state = 1 - state
+            drift = float(rng.choice((-1.0, 1.0))) * vol * 0.03 * s.trend_drift
+        if state == 0:
+            anchor += 0.05 * step_vol * z_anchor[i]
+            x += 0.02 * (anchor - x) + step_vol * z[i]
+        else:
+            x += drift + step_vol * z[i]
+            anchor = x
+        regime[i], log_p[i] = state, x
+    return regime, log_p
 
 
 def _rolling_sum(a: np.ndarray) -> np.ndarray:
