@@ -4,49 +4,158 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
+from trademl.errors import InputError
 from trademl.labels import SIGNAL_CLASSES, SIGNAL_FIELDS, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
 from trademl.signals.normalize import normalize_pair
 
-__all__ = ["format_report", "load_gold", "score_signals"]
+__all__ = [
+    "format_report",
+    "iter_jsonl",
+    "load_gold",
+    "open_jsonl",
+    "score_signals",
+    "text_problem",
+]
 
 _SIGNAL_LABELS = frozenset((SIGNAL_LONG, SIGNAL_SHORT, SIGNAL_NONE))
 _LIST_FIELDS = frozenset(("entry", "targets"))
+
+
+EMPTY_LINE = "empty line"
+_UTF8_BOM = b"\xef\xbb\xbf"
+_SIDES = ("LONG", "SHORT")
+
+
+def open_jsonl(path: str | Path) -> BinaryIO:
+    """``path`` opened for :func:`iter_jsonl`; InputError naming it when it is not a readable file."""
+    try:
+        if Path(path).is_dir():
+            raise InputError(str(path), "is a directory, not a JSON Lines file")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except PermissionError:
+        raise InputError(str(path), "permission denied") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+
+
+def iter_jsonl(handle: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Every line of a JSON Lines stream as ``(line_no, object, None)`` or ``(line_no, None,
+    problem)``, one line at a time (1-based; a final line without a newline counts).
+
+    Lines are split on ``\\n`` only (a ``\\r`` before it is dropped, a UTF-8 BOM before the first
+    line too) and decoded one by one, so one line that is not UTF-8 spoils no other. A blank line's
+    problem is :data:`EMPTY_LINE`.
+    """
+    for line_no, raw in enumerate(handle, start=1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if line_no == 1 and raw.startswith(_UTF8_BOM):
+            raw = raw[len(_UTF8_BOM) :]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield (
+                line_no,
+                None,
+                f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+            )
+            continue
+        if not line.strip():
+            yield line_no, None, EMPTY_LINE
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield line_no, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting 10,000 deep
+            yield line_no, None, f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
+            continue
+        if not isinstance(row, dict):
+            yield line_no, None, f"expected a JSON object, got {_json_type(row)}"
+            continue
+        yield line_no, row, None
+
+
+def text_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong with the ``text`` of a JSON Lines row, or None: a string is all it needs."""
+    if "text" not in row:
+        return 'missing string field "text"'
+    if not isinstance(row["text"], str):
+        return f'field "text" must be a string, not {_json_type(row["text"])}'
+    return None
 
 
 def load_gold(path: str | Path) -> list[dict]:
     """Gold rows from a JSON Lines file; blank lines are skipped.
 
     Raises:
-        ValueError: naming the file and line of a row that is not a JSON object, has no string
-            `text`, or has a `label` outside SIGNAL_CLASSES (null is allowed: skip for scoring).
+        InputError (a ValueError): naming the file and line of a row that is not UTF-8 or not a
+            JSON object, has no string `text`, a `label` outside SIGNAL_CLASSES (null is allowed:
+            skip for scoring), or a field of the wrong type (`pair` a string, `side` LONG/SHORT,
+            `entry`/`targets` lists of numbers, `stop_loss`/`leverage` numbers; each may be null);
+            or naming the file when it is not a readable file or holds no rows.
     """
     rows: list[dict] = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
+    with open_jsonl(path) as handle:
+        for line_no, row, problem in iter_jsonl(handle):
+            if problem == EMPTY_LINE:
                 continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"{where}: not valid JSON ({exc.msg}); fix or remove the line"
-                ) from exc
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            if not isinstance(row.get("text"), str):
-                raise ValueError(f'{where}: missing string field "text"; every gold row needs one')
-            label = row.get("label")
-            if label is not None and label not in SIGNAL_CLASSES:
-                raise ValueError(
-                    f"{where}: unknown label {label!r}; expected one of {', '.join(SIGNAL_CLASSES)}"
-                    " or null"
-                )
+            problem = problem or text_problem(row) or _gold_problem(row)
+            if problem:
+                raise InputError(f"{path}:{line_no}", problem)
             rows.append(row)
+    if not rows:
+        raise InputError(str(path), "no gold rows (the file is empty or blank)")
     return rows
+
+
+def _gold_problem(row: dict[str, Any]) -> str | None:
+    label = row.get("label")
+    if label is not None and label not in SIGNAL_CLASSES:
+        return f"unknown label {label!r}; expected one of {', '.join(SIGNAL_CLASSES)} or null"
+    pair = row.get("pair")
+    if pair is not None and not isinstance(pair, str):
+        return f'field "pair" must be a string or null, not {_json_type(pair)}'
+    side = row.get("side")
+    if side is not None and side not in _SIDES:
+        return f'field "side" must be "LONG", "SHORT" or null, not {json.dumps(side)[:40]}'
+    for field in ("entry", "targets"):
+        value = row.get(field)
+        if value is not None and not (
+            isinstance(value, list) and all(_is_number(v) for v in value)
+        ):
+            return (
+                f'field "{field}" must be a list of numbers or null, not {json.dumps(value)[:40]}'
+            )
+    for field in ("stop_loss", "leverage"):
+        value = row.get(field)
+        if value is not None and not _is_number(value):
+            return f'field "{field}" must be a number or null, not {json.dumps(value)[:40]}'
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string"}
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
 
 
 def score_signals(gold: list[dict], predictions: list[dict]) -> dict:
