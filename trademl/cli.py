@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -27,7 +29,8 @@ def _cmd_eval_signals(args: argparse.Namespace) -> int:
     from trademl.signals.extractors import get_extractor
 
     gold = load_gold(args.gold)
-    extractor = get_extractor(args.extractor, models_root=args.models)
+    root = _models_root(args) if args.extractor != "rules" else None  # rules need no models
+    extractor = get_extractor(args.extractor, models_root=root)
     predictions = extractor.predict([row["text"] for row in gold])
     metrics = score_signals(gold, predictions)
     metrics["extractor"] = extractor.name
@@ -40,36 +43,92 @@ def _cmd_eval_signals(args: argparse.Namespace) -> int:
 
 
 def _models_root(args: argparse.Namespace) -> Path:
-    from trademl.signals.extractors import default_models_root
+    """The registry root: one the user named (``--models``, ``$TRADEML_MODELS``) must exist; the
+    default one may be missing (nothing trained yet), which is a note on stderr."""
+    from trademl.signals.extractors import resolve_models_root
 
-    return Path(args.models) if args.models else default_models_root()
+    root, named = resolve_models_root(args.models)
+    if root.exists() and not root.is_dir():
+        raise TradeMLError(f"{root}: is not a directory (--models names a model registry folder)")
+    if not root.exists():
+        if named:
+            source = "--models" if args.models else "$TRADEML_MODELS"
+            raise TradeMLError(
+                f"{root}: no such model registry (from {source}); check the path, or leave it "
+                "out to use the default under $TRADEML_HOME"
+            )
+        if not (args.command == "eval-signals" and args.extractor == "model"):  # that one errs
+            _note(args, f"no model registry at {root} yet; {_NO_MODELS[args.command]}")
+    return root
+
+
+_NO_MODELS = {
+    "predict": "only the rule parser answers (train and deploy models with `make demo`)",
+    "eval-signals": "only the rule parser can be scored",
+    "models": "no models to list",
+}
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    print(f"trademl {args.command}: note: {message}", file=sys.stderr)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from trademl.serving import DeployedSignalModels, to_prediction_json
+    from trademl.serving import servable_text, to_prediction_json
 
     if (args.text is None) == (args.jsonl is None):
         raise TradeMLError("predict: give either TEXT or --jsonl FILE")
-    models = DeployedSignalModels(_models_root(args))
-    if args.text is not None:
-        print(json.dumps(to_prediction_json(models.predict([args.text])[0]), ensure_ascii=False))
-        return 0
-    from trademl.signals.evaluation import load_gold
+    with contextlib.ExitStack() as stack:
+        handle, name = None, args.jsonl
+        if args.jsonl == "-":
+            handle, name = sys.stdin.buffer, "<stdin>"
+        elif args.jsonl is not None:  # a bad path is refused before any model loads
+            from trademl.signals.evaluation import open_jsonl
 
-    rows = load_gold(args.jsonl)
-    texts = [r["text"] for r in rows]
-    for start in range(0, len(texts), args.batch_size):
-        for pred in models.predict(
-            texts[start : start + args.batch_size], batch_size=args.batch_size
-        ):
+            handle = stack.enter_context(open_jsonl(args.jsonl))
+        models = _deployed_models(args)
+        if handle is None:
+            pred = models.predict([servable_text(args.text)])[0]
             print(json.dumps(to_prediction_json(pred), ensure_ascii=False))
-    return 0
+            return 0
+        return _answer_lines(models, handle, name, args.batch_size)
+
+
+def _deployed_models(args: argparse.Namespace):
+    from trademl.serving import DeployedSignalModels
+
+    root = _models_root(args)
+    models = DeployedSignalModels(root)
+    if models.name == "rules" and root.is_dir():
+        _note(args, f"no signal models deployed under {root}; {_NO_MODELS['predict']}")
+    return models
+
+
+def _answer_lines(models, handle, name: str, batch_size: int) -> int:
+    """Print one JSON line per input line; bad lines also go to stderr as ``FILE:N: problem``."""
+    from trademl.serving import answer_jsonl
+
+    bad = 0
+    for batch in answer_jsonl(models, handle, batch_size=batch_size):
+        for line_no, answer, problem in batch:
+            if problem is not None:
+                bad += 1
+                print(f"{name}:{line_no}: {problem}", file=sys.stderr)
+            print(json.dumps(answer, ensure_ascii=False))
+        sys.stdout.flush()  # a consumer reading a pipe sees each batch as soon as it is answered
+    if bad:
+        print(
+            f"trademl predict: {bad} bad line(s) in {name}, answered with errors", file=sys.stderr
+        )
+    return 1 if bad else 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from trademl.registry import ModelRegistry
 
     registry = ModelRegistry(_models_root(args))
+    if args.name is not None:
+        registry.require_known(args.name)  # an invalid or unknown name: say so, list the known
     if args.action == "rollback":
         if not args.name:
             raise TradeMLError(
@@ -78,23 +137,29 @@ def _cmd_models(args: argparse.Namespace) -> int:
         restored = registry.rollback(args.name, reason="trademl models rollback")
         print(f"{args.name}: champion is now {restored.version} ({restored.path})")
         return 0
-    names = (
-        [args.name]
-        if args.name
-        else sorted(
-            p.name
-            for p in registry.root.iterdir()
-            if p.is_dir() and not p.name.startswith(("_", "."))
-        )
-        if registry.root.is_dir()
-        else []
-    )
-    for name in names:
+    for name in [args.name] if args.name is not None else registry.names():
         champion = registry.champion(name)
         for version in registry.list_versions(name):
             mark = "*" if champion and champion.version == version else " "
             print(f"{mark} {name} {version}")
     return 0
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value!r}")
+    return number
+
+
+_MODELS_HELP = (
+    "model registry root; one you name here or in $TRADEML_MODELS must exist (default: "
+    "$TRADEML_HOME/lake/models, which may be missing before the first training: then only the "
+    "rule parser answers, and a note on stderr says so)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,44 +183,72 @@ def build_parser() -> argparse.ArgumentParser:
         "gold", help="gold JSONL: text, label, pair, side, entry, targets, stop_loss, leverage"
     )
     p.add_argument("--extractor", choices=("rules", "model", "auto"), default="auto")
-    p.add_argument(
-        "--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)"
-    )
+    p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval_signals)
 
     p = sub.add_parser("predict", help="label a message (or a JSONL file) with the deployed models")
     p.add_argument("text", nargs="?", help="one message")
     p.add_argument(
-        "--jsonl", help="JSONL with a `text` field (e.g. the gold format): one answer a line"
+        "--jsonl",
+        metavar="FILE",
+        help="JSON Lines with a string `text` field (e.g. the gold format; other fields are "
+        "ignored), `-` for stdin. Every input line gets exactly one output line, in order: the "
+        'answer, or {"line": N, "error": "..."} for a bad line (not UTF-8, not a JSON object, '
+        "no string text, or blank: blank lines are errors too, so line N out is line N in); "
+        "each error also goes to stderr as FILE:N: ... Exit status 0 when every line was "
+        "answered, 1 when some line was bad, 2 on a usage or fatal error",
     )
-    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument(
-        "--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)"
+        "--batch-size",
+        type=_positive_int,
+        default=64,
+        help="lines read and answered at a time (default 64)",
     )
+    p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("models", help="list deployed model versions, or roll a champion back")
     p.add_argument("action", choices=("list", "rollback"))
     p.add_argument("name", nargs="?", help="model name, e.g. signal_classifier")
-    p.add_argument(
-        "--models", default=None, help="model registry root (default: $TRADEML_HOME/lake/models)"
-    )
+    p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_models)
     return parser
 
 
+class _CliFormatter(logging.Formatter):
+    def __init__(self, command: str):
+        super().__init__()
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"trademl {self.command}: {record.levelname.lower()}: {record.getMessage()}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit status: 0 done, 1 done but some input lines were bad (``predict
+    --jsonl``), 2 a usage error or an input that stopped the command (one line on stderr)."""
     args = build_parser().parse_args(argv)
+    # Warnings from trademl (a deployed file that would not load, ...) go to stderr as one line.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_CliFormatter(args.command))
+    package_log = logging.getLogger("trademl")
+    package_log.addHandler(handler)
     try:
         return args.func(args)
-    except (
-        TradeMLError,
-        FileNotFoundError,
-        ValueError,
-    ) as exc:  # bad input: a clear line, no traceback
+    except (TradeMLError, ValueError) as exc:  # bad input: a clear line, no traceback
         print(f"trademl {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `trademl predict --jsonl big.jsonl | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"trademl {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        package_log.removeHandler(handler)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Precedence for the class: the fine-tuned transformer through onnxruntime INT8, then torch, then the
 TF-IDF baseline, then the rule parser. Entities come from the deployed NER extractor, with the rule
-parser filling any field it leaves empty. Each answer says which model gave it.
+parser filling any field it leaves empty. Each answer says which model gave it, and every form that
+could not be loaded is a warning on the ``trademl.serving`` logger naming its file (the CLI prints
+these on stderr).
 
 Layout of a deployed ``signal_classifier`` version (see trademl_assets.signals.models)::
 
@@ -11,16 +13,26 @@ Layout of a deployed ``signal_classifier`` version (see trademl_assets.signals.m
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from trademl.errors import TradeMLError
 from trademl.labels import NON_SIGNAL, SIGNAL_FIELDS, SIGNAL_LONG, SIGNAL_SHORT, empty_fields
 
 CLASSIFIER = "signal_classifier"
 EXTRACTOR = "ner_extractor"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+log = logging.getLogger(__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def classifier_candidates(version_dir: Path) -> list[tuple[str, Path]]:
@@ -57,14 +69,27 @@ class DeployedSignalModels:
         if champion is not None:
             from trademl.models.classifier_runtime import load_classifier
 
-            for kind, path in classifier_candidates(champion.path):
+            candidates = classifier_candidates(champion.path)
+            for kind, path in candidates:
                 try:
                     self.classifier = load_classifier(path)
                 except Exception as exc:  # a broken artifact: fall through to the next form
-                    errors.append(f"{path}: {exc}")
+                    errors.append(f"{path}: {_first_line(exc)}")
+                    log.warning(
+                        "%s: cannot load (%s); trying the next form", path, _first_line(exc)
+                    )
                     continue
                 self.classifier_name, self.classifier_version = kind, champion.version
                 break
+            if self.classifier is None:
+                if not candidates:
+                    errors.append(f"{champion.path}: no onnx/, hf/ or baseline.joblib")
+                log.warning(
+                    "%s: no loadable form of %s %s; the rule parser decides the class",
+                    champion.path,
+                    CLASSIFIER,
+                    champion.version,
+                )
         ner = registry.champion(EXTRACTOR) if (self.root / EXTRACTOR).exists() else None
         if ner is not None and (ner.path / "hf" / "config.json").exists():
             # Loaded on first need: the extractor needs torch (seconds to import), and chatter or
@@ -72,6 +97,10 @@ class DeployedSignalModels:
             self._ner_path, self.extractor_version = ner.path / "hf", ner.version
         elif ner is not None:
             errors.append(f"{ner.path}: no hf/config.json")
+            log.warning(
+                "%s: no hf/config.json; the rule parser extracts the entities",
+                ner.path / "hf" / "config.json",
+            )
         self.load_errors = errors
         if self.classifier is None and self._ner_path is None and not allow_rules:
             detail = f" ({'; '.join(errors)})" if errors else ""
@@ -81,11 +110,21 @@ class DeployedSignalModels:
 
     @property
     def extractor(self):
-        """The NER extractor, loaded on first use (None when none is deployed)."""
+        """The NER extractor, loaded on first use (None when none is deployed or it is broken:
+        then a warning names it and the rule parser extracts the entities)."""
         if self._extractor is None and self._ner_path is not None:
             from trademl.models.ner import NerExtractor
 
-            self._extractor = NerExtractor.load(self._ner_path)
+            try:
+                self._extractor = NerExtractor.load(self._ner_path)
+            except Exception as exc:  # a broken artifact: the parser's fields stand
+                self.load_errors.append(f"{self._ner_path}: {_first_line(exc)}")
+                log.warning(
+                    "%s: cannot load (%s); the rule parser extracts the entities",
+                    self._ner_path,
+                    _first_line(exc),
+                )
+                self._ner_path = self.extractor_version = None
         return self._extractor
 
     @property
@@ -134,10 +173,9 @@ class DeployedSignalModels:
             if label != NON_SIGNAL and not (mode == "auto" and _rules_confident(p))
         ]
         extracted: list[dict[str, Any] | None] = [None] * len(texts)
-        if needs and self._ner_path is not None:
-            for i, fields in zip(
-                needs, self.extractor.extract([texts[i] for i in needs]), strict=True
-            ):
+        extractor = self.extractor if needs else None
+        if extractor is not None:
+            for i, fields in zip(needs, extractor.extract([texts[i] for i in needs]), strict=True):
                 extracted[i] = fields
         ner_name = f"ner@{self.extractor_version}+rules"
         out = []
@@ -208,6 +246,49 @@ def load_deployed_extractor(
 ) -> DeployedExtractor:
     """For ``eval-signals --extractor model|auto``: the deployed models, or an error naming the root."""
     return DeployedExtractor(DeployedSignalModels(models_root, allow_rules=False), mode)
+
+
+def servable_text(text: str) -> str:
+    """``text`` with lone surrogates (a JSON ``\\ud800`` escape, undecodable argv bytes) replaced
+    by U+FFFD: they are not text any encoder accepts, and one must not cost a message its answer."""
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
+def answer_jsonl(
+    models: DeployedSignalModels, handle: BinaryIO, batch_size: int = 64
+) -> Iterator[list[tuple[int, dict[str, Any], str | None]]]:
+    """The answers to a JSON Lines stream, one batch of at most ``batch_size`` lines at a time.
+
+    Each item is ``(line_no, answer, problem)``, one for every input line, in order: the
+    :func:`to_prediction_json` of its ``text``, or for a bad line (not UTF-8, not a JSON object,
+    no string ``text``, blank) ``{"line": N, "error": problem}``. Other fields are ignored.
+    Only one batch is held in memory.
+    """
+    from trademl.signals.evaluation import iter_jsonl, text_problem
+
+    if batch_size < 1:
+        raise ValueError(f"answer_jsonl: batch_size must be at least 1, not {batch_size}")
+    pending: list[tuple[int, str | None, str | None]] = []
+
+    def answers() -> list[tuple[int, dict[str, Any], str | None]]:
+        texts = [text for _, text, _ in pending if text is not None]
+        predictions = iter(models.predict(texts, batch_size=batch_size) if texts else ())
+        out = []
+        for line_no, _text, problem in pending:
+            if problem is not None:
+                out.append((line_no, {"line": line_no, "error": problem}, problem))
+            else:
+                out.append((line_no, to_prediction_json(next(predictions)), None))
+        pending.clear()
+        return out
+
+    for line_no, row, problem in iter_jsonl(handle):
+        problem = problem or text_problem(row)
+        pending.append((line_no, None if problem else servable_text(row["text"]), problem))
+        if len(pending) >= batch_size:
+            yield answers()
+    if pending:
+        yield answers()
 
 
 def to_prediction_json(pred: dict[str, Any]) -> dict[str, Any]:

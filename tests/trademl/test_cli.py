@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from trademl.cli import main
 
 
@@ -70,5 +72,224 @@ def test_predict_without_models_falls_back_to_rules(tmp_path, capsys):
 
 
 def test_rollback_without_history_says_so(tmp_path, capsys):
+    from trademl.registry import ModelRegistry
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "w.bin").write_text("w")
+    ModelRegistry(tmp_path).register("signal_classifier", tmp_path / "src")
     assert main(["models", "rollback", "signal_classifier", "--models", str(tmp_path)]) == 2
     assert "no previous champion" in capsys.readouterr().err
+
+
+# --- bad input (issue 7, part 2) -------------------------------------------------------------
+
+
+def _jsonl(tmp_path, lines: list[bytes], name: str = "in.jsonl"):
+    path = tmp_path / name
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    return path
+
+
+def _predict(path, capsys, *extra):
+    models = path.parent / "no_models"
+    models.mkdir(exist_ok=True)
+    code = main(["predict", "--jsonl", str(path), "--models", str(models), *extra])
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_predict_jsonl_answers_every_line_and_reports_the_bad_ones(tmp_path, capsys):
+    lines = [
+        b'{"text": "Long BTCUSDT @ 62000, SL 59000, Targets 64000"}',
+        b"{not json",
+        b'{"label": "NON_SIGNAL"}',
+        b'{"text": 42}',
+        b'{"text": "caf\xe9 long ETH"}',
+        b"",
+        b"[1, 2]",
+        b'{"text": "Short ETHUSDT 3000 tp 2900 sl 3100", "label": "BUY", "extra": {"k": 1}}',
+        b'{"text": "gm"}',
+    ]
+    path = _jsonl(tmp_path, lines)
+    code, out, err = _predict(path, capsys, "--batch-size", "2")
+    assert code == 1
+    assert len(out) == len(lines)
+    assert out[0]["label"] == "SIGNAL_LONG" and out[0]["entities"]["pair"] == "BTCUSDT"
+    assert out[7]["label"] == "SIGNAL_SHORT" and out[7]["entities"]["pair"] == "ETHUSDT"
+    assert out[8]["label"] == "NON_SIGNAL"
+    bad = {row["line"]: row["error"] for row in out if "error" in row}
+    assert sorted(bad) == [2, 3, 4, 5, 6, 7]
+    assert "not valid JSON" in bad[2]
+    assert '"text"' in bad[3] and '"text"' in bad[4]
+    assert "UTF-8" in bad[5]
+    assert bad[6] == "empty line"
+    assert "JSON object" in bad[7]
+    for n in bad:
+        assert f"{path}:{n}: " in err
+    assert "Traceback" not in err
+
+
+def test_predict_jsonl_all_good_exits_zero_and_keeps_order(tmp_path, capsys):
+    pairs = ["BTC", "ETH", "SOL", "XRP", "ADA"]
+    path = _jsonl(
+        tmp_path, [json.dumps({"text": f"Long {p}USDT 10 tp 12 sl 9"}).encode() for p in pairs]
+    )
+    code, out, err = _predict(path, capsys, "--batch-size", "2")
+    assert code == 0
+    assert [row["entities"]["pair"] for row in out] == [f"{p}USDT" for p in pairs]
+
+
+def test_predict_jsonl_crlf_bom_and_no_final_newline(tmp_path, capsys):
+    path = tmp_path / "win.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "gm"}\r\n{"text": "gn"}')
+    code, out, _ = _predict(path, capsys)
+    assert code == 0 and [row["label"] for row in out] == ["NON_SIGNAL", "NON_SIGNAL"]
+
+
+def test_predict_empty_jsonl_prints_nothing(tmp_path, capsys):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    code, out, _ = _predict(path, capsys)
+    assert code == 0 and out == []
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_batch_size_must_be_positive(tmp_path, capsys, size):
+    path = _jsonl(tmp_path, [b'{"text": "gm"}'])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--jsonl", str(path), "--batch-size", size])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--batch-size" in captured.err and "positive" in captured.err
+
+
+@pytest.mark.parametrize("command", ["predict", "eval-signals"])
+def test_a_directory_given_as_a_file_is_one_clear_error(tmp_path, capsys, command):
+    argv = (
+        ["predict", "--jsonl", str(tmp_path), "--models", str(tmp_path)]
+        if command == "predict"
+        else ["eval-signals", str(tmp_path), "--extractor", "rules"]
+    )
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path}: is a directory" in err
+    assert "Traceback" not in err
+
+
+def test_missing_jsonl_is_one_clear_error(tmp_path, capsys):
+    assert (
+        main(["predict", "--jsonl", str(tmp_path / "nope.jsonl"), "--models", str(tmp_path)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.jsonl: no such file" in err
+
+
+@pytest.mark.parametrize("command", ["predict", "eval-signals", "models"])
+def test_explicit_models_root_that_does_not_exist_is_refused(tmp_path, capsys, command):
+    gold = _jsonl(tmp_path, [b'{"text": "gm", "label": "NON_SIGNAL"}'])
+    missing = tmp_path / "typo"
+    argv = {
+        "predict": ["predict", "gm"],
+        "eval-signals": ["eval-signals", str(gold)],
+        "models": ["models", "list"],
+    }[command]
+    assert main([*argv, "--models", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{missing}: no such model registry" in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_models_root_from_environment_must_exist(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TRADEML_MODELS", str(tmp_path / "typo"))
+    assert main(["predict", "gm"]) == 2
+    assert "no such model registry" in capsys.readouterr().err
+
+
+def test_default_models_root_missing_answers_with_rules_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TRADEML_MODELS", raising=False)
+    monkeypatch.setenv("TRADEML_HOME", str(tmp_path / "home"))
+    assert main(["predict", "gm"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["model"] == "rules"
+    assert "only the rule parser answers" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            [b'{"text": "x", "label": "SIGNAL_LONG", "entry": "62000"}'],
+            'gold.jsonl:1: field "entry"',
+        ),
+        (
+            [b'{"text": "x", "label": "NON_SIGNAL", "stop_loss": [1]}'],
+            'gold.jsonl:1: field "stop_loss"',
+        ),
+        ([b'{"text": "x", "label": "NON_SIGNAL", "pair": 5}'], 'gold.jsonl:1: field "pair"'),
+        ([b'{"text": "x", "label": "NON_SIGNAL", "side": "UP"}'], 'gold.jsonl:1: field "side"'),
+        (
+            [b'{"text": "x", "label": "NON_SIGNAL", "leverage": true}'],
+            'gold.jsonl:1: field "leverage"',
+        ),
+        ([b'{"text": "x", "label": 3}'], "gold.jsonl:1: unknown label 3"),
+        ([b'{"text": "ok", "label": null}', b'{"text": "\xff"}'], "gold.jsonl:2: not UTF-8"),
+        ([], "gold.jsonl: no gold rows"),
+        ([b"", b"  "], "gold.jsonl: no gold rows"),
+    ],
+)
+def test_bad_gold_file_is_one_clear_error(tmp_path, capsys, lines, message):
+    gold = _jsonl(tmp_path, lines, name="gold.jsonl")
+    assert main(["eval-signals", str(gold), "--extractor", "rules"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert captured.out == "" and "Traceback" not in captured.err
+
+
+def test_corrupt_deployed_artifact_is_a_warning_naming_the_file(tmp_path, capsys):
+    from trademl.registry import ModelRegistry
+
+    source = tmp_path / "src"
+    (source / "onnx").mkdir(parents=True)
+    (source / "onnx" / "model.int8.onnx").write_bytes(b"not an onnx file")
+    (source / "baseline.joblib").write_bytes(b"not a joblib file")
+    registry = ModelRegistry(tmp_path / "models")
+    version = registry.register("signal_classifier", source)
+    registry.promote("signal_classifier", version)
+    assert main(["predict", "gm", "--models", str(registry.root)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["model"] == "rules"
+    deployed = registry.deployed_path("signal_classifier")
+    assert "warning" in captured.err
+    assert str(deployed / "onnx" / "model.int8.onnx") in captured.err
+    assert str(deployed / "baseline.joblib") in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_models_list_and_rollback_of_unknown_name(tmp_path, capsys):
+    from trademl.registry import ModelRegistry
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "w.bin").write_text("w")
+    registry = ModelRegistry(tmp_path / "models")
+    registry.register("ner_extractor", source)
+    for action in ("list", "rollback"):
+        assert main(["models", action, "nope", "--models", str(registry.root)]) == 2
+        err = capsys.readouterr().err
+        assert f"no model named 'nope' under {registry.root}; known: ner_extractor" in err
+    assert sorted(p.name for p in registry.root.iterdir()) == ["ner_extractor"]
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "Signal", ".hidden", ""])
+def test_models_commands_refuse_invalid_names(tmp_path, capsys, name):
+    root = tmp_path / "deep" / "models"
+    root.mkdir(parents=True)
+    for action in ("list", "rollback"):
+        assert main(["models", action, name, "--models", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert "model name" in err and "Traceback" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [
+        root.parent.relative_to(tmp_path),
+        root.relative_to(tmp_path),
+    ]
