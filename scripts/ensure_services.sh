@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the integration tests need is running: PostgreSQL and Redis on 127.0.0.1, and
-# Debian's Chromium for the browser test. Starts what is installed but stopped; installs what is
+# Debian's Chromium for the browser test, and Debian's Go toolchain (golang-go) for the gate's
+# native-export parity test. Starts what is installed but stopped; installs what is
 # missing when run as root (apt-get); otherwise says exactly what is missing.
 set -u
 need_apt=()
@@ -16,6 +17,7 @@ if ! redis_up; then
   command -v redis-server >/dev/null || need_apt+=(redis-server)
 fi
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v go >/dev/null || [ -x /usr/lib/go/bin/go ] || need_apt+=(golang-go)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if as_root && command -v apt-get >/dev/null; then
@@ -39,4 +41,5 @@ fi
 pg_up && echo "ensure_services: PostgreSQL up on 127.0.0.1:5432" || echo "ensure_services: PostgreSQL NOT running (its tests will be skipped)" >&2
 redis_up && echo "ensure_services: Redis up on 127.0.0.1:6379" || echo "ensure_services: Redis NOT running" >&2
 [ -x /usr/bin/chromium ] && echo "ensure_services: Chromium at /usr/bin/chromium" || echo "ensure_services: Chromium missing (browser test will be skipped)" >&2
+{ command -v go >/dev/null || [ -x /usr/lib/go/bin/go ]; } && echo "ensure_services: Go toolchain present" || echo "ensure_services: Go missing (the gate's Go export parity test will be skipped)" >&2
 exit 0
