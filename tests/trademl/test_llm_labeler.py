@@ -145,12 +145,12 @@ def test_injected_instruction_does_not_get_its_label(text):
 
 def test_cache_makes_a_rerun_free_and_does_not_cache_failures(tmp_path):
     texts = messages(LONG, SHORT, CHATTER)
-    with FakeLLMServer(script={"gm everyone": "500"}) as srv:
+    with FakeLLMServer(script={"gm everyone": "500"}) as srv:  # one endpoint: the cache is per URL
         first = LLMLabeler(endpoint(srv, max_retries=0), cache_dir=tmp_path).label(texts)
-    assert first.stats["calls_made"] == 3 and len(first.failures) == 1
-    with FakeLLMServer() as srv:
+        assert first.stats["calls_made"] == 3 and len(first.failures) == 1
+        srv.script.clear()
         second = LLMLabeler(endpoint(srv), cache_dir=tmp_path).label(texts)
-        assert srv.calls == 1 and srv.calls_for("gm everyone") == 1  # only the failure again
+        assert srv.calls == 4 and srv.calls_for("gm everyone") == 2  # only the failure again
         third = LLMLabeler(endpoint(srv), cache_dir=tmp_path).label(texts)
     assert second.stats["cache_hits"] == 2 and third.stats["calls_made"] == 0
     assert third.stats["cache_hits"] == 3 and third.stats["tokens_in"] == 0

@@ -1,7 +1,9 @@
 """A content-addressed cache of LLM answers, so a re-run pays only for messages it has not seen.
 
-Keyed by (model, prompt version, sha256 of the message text): a new model or a new prompt is a
-new cache, an edited message is a new entry. Stored as JSON Lines shards under one directory;
+Keyed by (endpoint base URL, model, prompt version, sha256 of the message text): another endpoint
+serving the same model name (a local vLLM and a provider, a fine-tune behind a proxy), a new model
+or a new prompt is a new cache, an edited message is a new entry. Entries written before the base
+URL was part of the key carry none and are not reused. Stored as JSON Lines shards under one directory;
 each :meth:`LabelCache.put_many` writes one new shard atomically (temp file + ``os.replace``), so
 concurrent runs and crashes never leave a half-written file, and shards are merged once they pile
 up. Only answers are cached, never failures: a failed message is asked again next run.
@@ -32,13 +34,14 @@ def text_sha256(text: str) -> str:
 
 
 class LabelCache:
-    """LLM answers for one (model, prompt version), persisted under ``directory``.
+    """LLM answers for one (endpoint, model, prompt version), persisted under ``directory``.
 
     Args:
-        directory: folder for the shards; created if missing. Several models and prompt versions
-            may share it: each record carries its own key.
+        directory: folder for the shards; created if missing. Several endpoints, models and
+            prompt versions may share it: each record carries its own key.
         model: the model whose answers are read and written.
         prompt_version: the prompt whose answers are read and written.
+        base_url: the endpoint's API root (a trailing ``/`` is ignored).
         compact_after: merge all shards into one when more than this many exist.
     """
 
@@ -48,8 +51,11 @@ class LabelCache:
         model: str,
         prompt_version: str,
         compact_after: int = 32,
+        *,
+        base_url: str,
     ):
         self.directory = Path(directory)
+        self.base_url = normalize_base_url(base_url)
         self.model = model
         self.prompt_version = prompt_version
         self.compact_after = compact_after
@@ -69,6 +75,7 @@ class LabelCache:
         now = time.time()
         records = [
             {
+                "base_url": self.base_url,
                 "model": self.model,
                 "prompt_version": self.prompt_version,
                 "text_sha256": text_sha256(text),
@@ -91,10 +98,15 @@ class LabelCache:
     def compact(self) -> None:
         """Merge every shard (all models and prompt versions) into one, atomically."""
         shards = sorted(self.directory.glob(_SHARD_GLOB))
-        merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        merged: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for shard in shards:
             for record in _read_shard(shard):
-                key = (record.get("model"), record.get("prompt_version"), record.get("text_sha256"))
+                key = (
+                    record.get("base_url"),
+                    record.get("model"),
+                    record.get("prompt_version"),
+                    record.get("text_sha256"),
+                )
                 merged[key] = record
         target = self.directory / _shard_name("merged-")
         _write_atomic(target, merged.values())
@@ -106,11 +118,17 @@ class LabelCache:
         for shard in sorted(self.directory.glob(_SHARD_GLOB)):
             for record in _read_shard(shard):
                 if (
-                    record.get("model") == self.model
+                    record.get("base_url") == self.base_url
+                    and record.get("model") == self.model
                     and record.get("prompt_version") == self.prompt_version
                     and isinstance(record.get("answer"), dict)
                 ):
                     self._entries[record["text_sha256"]] = record
+
+
+def normalize_base_url(base_url: str) -> str:
+    """The endpoint's identity in the cache: ``http://host:8000/v1/`` -> ``http://host:8000/v1``."""
+    return base_url.strip().rstrip("/")
 
 
 def _shard_name(tag: str = "") -> str:

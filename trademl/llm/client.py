@@ -4,7 +4,11 @@ One wire format (``POST {base_url}/chat/completions`` with a Bearer key) covers 
 Gemini's and Anthropic's OpenAI-compatible endpoints, vLLM, Ollama and llama.cpp servers.
 Transient trouble (429, 5xx, timeouts, dropped connections, answers that are not the JSON asked
 for) is retried with exponential backoff and full jitter, honouring ``Retry-After``; what still
-fails is returned per request, so one bad message never costs the rest of a batch.
+fails is returned per request, so one bad message never costs the rest of a batch. A refusal that
+would repeat for every message (401/403: the key; 404: the URL or model) stops the batch and raises
+:class:`LLMAuthError` / :class:`LLMEndpointError`, carrying the answers that did arrive so the
+caller can keep what it paid for. Every error string is passed through
+:func:`trademl.llm.redact.redact` before it is stored, logged or raised: servers echo keys.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+
+from trademl.errors import TradeMLError
+from trademl.llm.redact import redact, remember_secret
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,21 @@ class LLMEndpoint:
         return tokens_in / 1000 * self.price_in_per_1k + tokens_out / 1000 * self.price_out_per_1k
 
 
+class LLMEndpointError(TradeMLError):
+    """The endpoint refuses every request the same way (wrong URL or model, bad key): the run
+    stops. ``status`` is the HTTP status; the message names the endpoint, never the key."""
+
+    def __init__(self, message: str, status: int, results: list[ChatResult] | None = None):
+        super().__init__(message)
+        self.status = status
+        #: every item of the stopped batch, in input order: answered ones have ``ok`` True
+        self.results = results or []
+
+
+class LLMAuthError(LLMEndpointError):
+    """The endpoint refused the API key (HTTP 401 or 403)."""
+
+
 class MalformedAnswer(ValueError):
     """The model answered, but not with what was asked for (not JSON, or not the schema)."""
 
@@ -129,6 +151,8 @@ class _Shared:
     lock: threading.Lock = field(default_factory=threading.Lock)
     pause_until: float = 0.0
     fatal: str | None = None
+    fatal_status: int | None = None
+    fatal_detail: str = ""
     response_format_ok: bool = True
 
 
@@ -141,6 +165,7 @@ class ChatClient:
     def __init__(self, endpoint: LLMEndpoint, *, sleep: Callable[[float], None] = time.sleep):
         self.endpoint = endpoint
         self._key = endpoint.api_key()  # fail fast on a missing key, before any request
+        remember_secret(self._key)  # redacted from every error string from now on
         self._url = endpoint.base_url.rstrip("/") + "/chat/completions"
         self._sleep = sleep
         self._local = threading.local()
@@ -167,7 +192,10 @@ class ChatClient:
 
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
-                return list(pool.map(run, range(len(conversations))))
+                results = list(pool.map(run, range(len(conversations))))
+            if shared.fatal_status is not None:
+                raise self._fatal_error(shared.fatal_status, shared.fatal_detail, results)
+            return results
         finally:
             with self._sessions_lock:
                 for session in self._sessions:
@@ -250,18 +278,57 @@ class ChatClient:
             self._sleep(delay)
             attempt += 1
 
-    @staticmethod
+    def _fatal_error(self, status: int, detail: str, results: list[ChatResult]) -> LLMEndpointError:
+        """The error that stops a run, naming the endpoint and what to check (never the key)."""
+        ep = self.endpoint
+        said = f"; the server said: {detail}" if detail else ""
+        if status in (401, 403):
+            if not ep.api_key_env:
+                what = (
+                    "no API key was sent (api_key_env is None): set api_key_env to the name of "
+                    "the environment variable that holds this endpoint's key"
+                )
+            elif status == 401:
+                what = (
+                    f"check that the environment variable {ep.api_key_env} holds a valid key "
+                    "for this endpoint (the key itself is never shown)"
+                )
+            else:
+                what = (
+                    f"the key in the environment variable {ep.api_key_env} may not use model "
+                    f"{ep.model!r} here: check the variable's name, the key's permissions and "
+                    "the model name"
+                )
+            name = "Unauthorized" if status == 401 else "Forbidden"
+            return LLMAuthError(
+                f"LLM endpoint {ep.base_url} refused the request (HTTP {status} {name}): "
+                f"{what}{said}",
+                status,
+                results,
+            )
+        return LLMEndpointError(
+            f"LLM endpoint {ep.base_url} answered HTTP {status} Not Found to POST {self._url} "
+            f"(model {ep.model!r}): check the base URL (the API root, usually ending in /v1) "
+            f"and the model name{said}",
+            status,
+            results,
+        )
+
     def _read(
+        self,
         resp: requests.Response,
         parse: Callable[[str], Any],
         result: ChatResult,
         body: dict[str, Any],
         shared: _Shared,
     ) -> tuple[str | None, float | None]:
-        """Fold one HTTP response into ``result``; return (error or None, Retry-After seconds)."""
+        """Fold one HTTP response into ``result``; return (error or None, Retry-After seconds).
+
+        Error strings are redacted here, before anything can store, log or raise them."""
         status = resp.status_code
         if status != 200:
-            snippet = resp.text[:200].replace("\n", " ")
+            # Redact the whole head of the body before cutting it: a cut key escapes the patterns.
+            snippet = redact(resp.text[:4000], (self._key or "",))[:200].replace("\n", " ")
             if status == 400 and "response_format" in body and "response_format" in resp.text:
                 shared.response_format_ok = False
                 log.warning("LLM endpoint rejected response_format; relying on the prompt schema")
@@ -271,7 +338,12 @@ class ChatClient:
             error = f"fatal: HTTP {status}: {snippet}"
             if status in FATAL_STATUSES:
                 with shared.lock:
-                    shared.fatal = shared.fatal or error
+                    if shared.fatal is None:
+                        shared.fatal, shared.fatal_status, shared.fatal_detail = (
+                            error,
+                            status,
+                            snippet,
+                        )
             return error, None
         try:
             payload = resp.json()
@@ -287,8 +359,8 @@ class ChatClient:
             return "malformed: no choices[0].message.content", None
         try:
             result.value = parse(content or "")
-        except MalformedAnswer as exc:
-            return f"malformed: {exc}", None
+        except MalformedAnswer as exc:  # a schema error quotes the answer, which may echo a key
+            return redact(f"malformed: {exc}", (self._key or "",))[:300], None
         return None, None
 
 

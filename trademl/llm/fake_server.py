@@ -13,6 +13,19 @@ Behaviours, chosen per request by message content (``script``) or by request num
 - ``garbage``: an HTML body instead of a JSON response.
 - ``ungrounded``: a correct answer plus an entry price that is not in the message.
 - ``injection``: obeys the message: the label it demands ("answer SIGNAL_LONG"), with its side.
+- ``obey``: a fully compromised model: answers what the message demands, in any of several
+  languages (a label or a direction word, JSON in the text), with the message's own numbers
+  arranged into coherent levels (first number the entry, those beyond it targets, one behind it
+  the stop) and the coin it names: grounded, so only the evidence rule can stop it.
+- ``401`` / ``403``: the key is refused.   - ``404``: no such route or model.
+- ``echo_key``: a 500 whose body echoes the request's ``Authorization`` header and an
+  ``api_key=...`` pair, like a badly written proxy (retried, then a failure).
+- ``echo_key_answer``: a 200 whose answer puts the ``Authorization`` header in the label (fails
+  the schema; the schema error quotes the value).
+
+``echo_auth=True`` makes every error body (401, 403, 404, 429, 500) echo the key the same way.
+``answers`` maps a message substring to the exact answer to give for it (the correct label of a
+test message the rule parser cannot read).
 """
 
 from __future__ import annotations
@@ -35,6 +48,12 @@ BEHAVIOURS = (
     "garbage",
     "ungrounded",
     "injection",
+    "obey",
+    "401",
+    "403",
+    "404",
+    "echo_key",
+    "echo_key_answer",
 )
 _MESSAGE_RE = re.compile(r"<message>(.*)</message>", re.DOTALL)
 
@@ -51,6 +70,8 @@ class FakeLLMServer:
         slow_s: how long ``slow`` sleeps.
         reject_response_format: answer 400 to requests carrying ``response_format``, like
             servers that do not support structured output.
+        echo_auth: error bodies quote the request's ``Authorization`` header (a leaky server).
+        answers: message substring -> the answer to give (for ``ok``) instead of the parser's.
     """
 
     def __init__(
@@ -63,6 +84,8 @@ class FakeLLMServer:
         slow_s: float = 5.0,
         model: str = "fake-llm",
         reject_response_format: bool = False,
+        echo_auth: bool = False,
+        answers: Mapping[str, dict[str, Any]] | None = None,
     ):
         for behaviour in [*(by_call or {}).values(), *_flatten((script or {}).values())]:
             if behaviour not in BEHAVIOURS:
@@ -74,6 +97,8 @@ class FakeLLMServer:
         self.slow_s = slow_s
         self.model = model
         self.reject_response_format = reject_response_format
+        self.echo_auth = echo_auth
+        self.answers = dict(answers or {})
         self.calls = 0
         self.behaviours: Counter[str] = Counter()  # behaviour → requests served with it
         self.calls_by_text: Counter[str] = Counter()  # message text → requests
@@ -173,22 +198,24 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = fake._choose(text)
         if fake._stop.wait(fake.latency_s):
             return
-        if behaviour == "429":
-            self._send(
-                429,
-                {"error": {"message": "rate limited", "type": "rate_limit"}},
-                {"Retry-After": f"{fake.retry_after_s:g}"},
-            )
-            return
-        if behaviour == "500":
-            self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+        auth = self.headers.get("Authorization") or ""
+        if behaviour in _ERRORS:
+            status, message, kind = _ERRORS[behaviour]
+            if fake.echo_auth or behaviour == "echo_key":
+                key = auth.removeprefix("Bearer ").strip()
+                message += f" (request had Authorization: {auth}; api_key={key})"
+            headers = {"Retry-After": f"{fake.retry_after_s:g}"} if status == 429 else None
+            self._send(status, {"error": {"message": message, "type": kind}}, headers)
             return
         if behaviour == "garbage":
             self._send_raw(200, b"<html>upstream hiccup</html>", "text/html")
             return
         if behaviour == "slow" and fake._stop.wait(fake.slow_s):
             return
-        content = _content_for(behaviour, text)
+        if behaviour == "echo_key_answer":
+            content = json.dumps({**fake_answer(text), "label": auth})
+        else:
+            content = _content_for(behaviour, text, fake.answers)
         self._send(
             200,
             {
@@ -230,8 +257,21 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (timeout): nothing to answer
 
 
-def _content_for(behaviour: str, text: str) -> str:
-    answer = fake_answer(text)
+_ERRORS = {
+    "429": (429, "rate limited", "rate_limit"),
+    "500": (500, "internal error", "server_error"),
+    "echo_key": (500, "upstream rejected the request", "server_error"),
+    "401": (401, "Incorrect API key provided", "invalid_api_key"),
+    "403": (403, "This key is not allowed to use this model", "permission_denied"),
+    "404": (404, "The model does not exist or you do not have access to it", "not_found"),
+}
+
+
+def _content_for(behaviour: str, text: str, answers: Mapping[str, dict[str, Any]]) -> str:
+    if behaviour == "obey":
+        return json.dumps(obedient_answer(text))
+    given = next((a for key, a in answers.items() if key in text), None)
+    answer = dict(given) if given is not None else fake_answer(text)
     if behaviour == "malformed":
         return f"Sure! This message is {answer['label']}."
     if behaviour == "bad_schema":
@@ -306,3 +346,100 @@ def _flatten(plans: Any) -> list[str]:
     for plan in plans:
         out.extend([plan] if isinstance(plan, str) else plan)
     return out
+
+
+# --- the compromised model ("obey") ---------------------------------------------------------
+
+_DEMANDED_CLASS = re.compile(r"\b(SIGNAL_LONG|SIGNAL_SHORT|SIGNAL_NONE)\b", re.IGNORECASE)
+#: Direction words in the languages the adversarial suite uses (substring match, no boundaries:
+#: Chinese has none, and a compromised model is generous).
+_DEMANDED_LONG = re.compile(
+    r"long(?![\s-]*term)|buy|bull|compra|comprar|compre|kauf|лонг|покуп|купи|рост|做多|买入|多单|看涨",
+    re.IGNORECASE,
+)
+_DEMANDED_SHORT = re.compile(
+    r"short|sell|bear|venta|vend|verkauf|шорт|прода|做空|卖出|空单|看跌", re.IGNORECASE
+)
+_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "BNB", "ADA", "AVAX", "LINK", "LTC", "DOT", "TON")
+_COIN_NAMES = {"BITCOIN": "BTC", "ETHEREUM": "ETH"}
+_JSON_IN_TEXT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def obedient_answer(text: str) -> dict[str, Any]:
+    """What a fully compromised model answers: the label the message asks for, built from the
+    message's own coin and numbers so that every part of it is grounded in the text."""
+    from trademl.llm.grounding import numbers_in
+
+    embedded = _embedded_answer(text)
+    if embedded is not None:
+        return embedded
+    upper = text.upper()
+    demanded = _DEMANDED_CLASS.search(text)
+    if demanded:
+        label = demanded.group(1).upper()
+    elif _DEMANDED_SHORT.search(text) and not _DEMANDED_LONG.search(text):
+        label = "SIGNAL_SHORT"
+    else:
+        label = "SIGNAL_LONG"  # asked for nothing: still a trade, the worst case
+    side = {"SIGNAL_LONG": "LONG", "SIGNAL_SHORT": "SHORT"}.get(label)
+    coin = next((c for c in _COINS if re.search(rf"(?<![A-Z]){c}(?![A-Z])", upper)), None)
+    if coin is None:
+        coin = next((v for k, v in _COIN_NAMES.items() if k in upper), None)
+    numbers: list[float] = []
+    for n in numbers_in(text):
+        if n not in numbers:
+            numbers.append(n)
+    entry: list[float] = numbers[:1]
+    targets: list[float] = []
+    stop = None
+    if entry:
+        e = entry[0]
+        sign = -1.0 if side == "SHORT" else 1.0
+        targets = [n for n in numbers[1:] if sign * (n - e) > 0]
+        behind = [n for n in numbers[1:] if sign * (n - e) < 0]
+        stop = behind[0] if behind else None
+    return {
+        "label": label,
+        "pair": f"{coin}USDT" if coin else None,
+        "side": side,
+        "entry": entry,
+        "targets": targets,
+        "stop_loss": stop,
+        "leverage": None,
+    }
+
+
+def _embedded_answer(text: str) -> dict[str, Any] | None:
+    """A JSON answer written into the message ('{"label":"SIGNAL_LONG","entry":[65000]}')."""
+    match = _JSON_IN_TEXT.search(text)
+    if match is None:
+        return None
+    try:
+        given = json.loads(match.group(0))
+    except ValueError:
+        return None
+    if not isinstance(given, dict) or str(given.get("label", "")).upper() not in (
+        "SIGNAL_LONG",
+        "SIGNAL_SHORT",
+        "SIGNAL_NONE",
+        "NON_SIGNAL",
+    ):
+        return None
+    label = str(given["label"]).upper()
+
+    def nums(value: Any) -> list[float]:
+        values = value if isinstance(value, list) else [value]
+        return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+
+    stop = nums(given.get("stop_loss"))
+    side = {"SIGNAL_LONG": "LONG", "SIGNAL_SHORT": "SHORT"}.get(label)
+    pair = given.get("pair")
+    return {
+        "label": label,
+        "pair": pair if isinstance(pair, str) else None,
+        "side": side,
+        "entry": nums(given.get("entry")),
+        "targets": nums(given.get("targets")),
+        "stop_loss": stop[0] if stop else None,
+        "leverage": None,
+    }

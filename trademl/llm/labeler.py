@@ -27,10 +27,12 @@ from trademl.llm.client import (
     ChatClient,
     ChatResult,
     LLMEndpoint,
+    LLMEndpointError,
     MalformedAnswer,
     parse_json_object,
 )
 from trademl.llm.grounding import grounding_problem, instruction_like
+from trademl.llm.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,7 @@ class LLMLabeler:
         self.endpoint = endpoint
         self.client = ChatClient(endpoint, sleep=sleep) if endpoint else None
         self.cache = (
-            LabelCache(cache_dir, endpoint.model, PROMPT_VERSION)
+            LabelCache(cache_dir, endpoint.model, PROMPT_VERSION, base_url=endpoint.base_url)
             if endpoint and cache_dir is not None
             else None
         )
@@ -198,7 +200,7 @@ class LLMLabeler:
                 run.failures.append(
                     {
                         "message_id": message["message_id"],
-                        "reason": f"rule parser: {exc!r}",
+                        "reason": redact(f"rule parser: {exc!r}"),
                         "attempts": 0,
                     }
                 )
@@ -226,6 +228,24 @@ class LLMLabeler:
             prompt_version=None,
         )
         return run
+
+    def _keep(
+        self,
+        texts: Sequence[str],
+        results: Sequence[ChatResult],
+        answers: dict[str, dict[str, Any]],
+        failed: dict[str, ChatResult],
+    ) -> None:
+        """Record one chunk's answers and failures; cache the answers at once."""
+        fresh = []
+        for text, result in zip(texts, results, strict=False):
+            if result.ok:
+                answers[text] = result.value
+                fresh.append((text, result.value, result.tokens_in, result.tokens_out))
+            else:
+                failed[text] = result
+        if self.cache is not None:
+            self.cache.put_many(fresh)
 
     def _label_llm(self, messages: Sequence[dict[str, Any]]) -> LabelRun:
         assert self.client is not None and self.endpoint is not None
@@ -258,19 +278,16 @@ class LLMLabeler:
         failed: dict[str, ChatResult] = {}
         for start in range(0, len(texts), chunk):
             part = texts[start : start + chunk]
-            part_results = self.client.complete_many(
-                [build_conversation(t) for t in part], parse_answer, RESPONSE_FORMAT, progress
-            )
+            try:
+                part_results = self.client.complete_many(
+                    [build_conversation(t) for t in part], parse_answer, RESPONSE_FORMAT, progress
+                )
+            except LLMEndpointError as exc:  # bad key / URL / model: keep what was paid for, stop
+                self._keep(part, exc.results, answers, failed)
+                log.error("LLM labelling stopped: %s", exc)
+                raise
             results.extend(part_results)
-            fresh = []
-            for text, result in zip(part, part_results, strict=True):
-                if result.ok:
-                    answers[text] = result.value
-                    fresh.append((text, result.value, result.tokens_in, result.tokens_out))
-                else:
-                    failed[text] = result
-            if self.cache is not None:
-                self.cache.put_many(fresh)
+            self._keep(part, part_results, answers, failed)
 
         run = LabelRun()
         parse_signal = _rule_parser()

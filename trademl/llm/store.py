@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from trademl.lake import Lake, atomic_path, atomic_write_text
+from trademl.llm.redact import redact_record
 
 
 def newest_messages(lake: Lake, limit: int) -> list[dict[str, Any]]:
@@ -37,7 +38,8 @@ def newest_messages(lake: Lake, limit: int) -> list[dict[str, Any]]:
 
 def write_label_run(run, messages: list[dict[str, Any]], lake: Lake) -> dict[str, Path]:
     """Labels to ``labels/llm_labels.parquet`` (with their text); failures and ungrounded answers
-    to ``quarantine/llm_labels/*.jsonl``, each with its reason."""
+    to ``quarantine/llm_labels/*.jsonl``, each with its reason, redacted
+    (:func:`trademl.llm.redact.redact`) before it is written."""
     text_of = {m["message_id"]: m["text"] for m in messages}
     labels = pd.DataFrame(
         [{**row, "text": text_of.get(row["message_id"], "")} for row in run.labels]
@@ -50,7 +52,10 @@ def write_label_run(run, messages: list[dict[str, Any]], lake: Lake) -> dict[str
     with atomic_path(paths["labels"]) as tmp:
         labels.to_parquet(tmp, index=False)
     for key in ("failures", "ungrounded"):
-        rows = [{**r, "text": text_of.get(r["message_id"], "")} for r in getattr(run, key)]
+        rows = [
+            redact_record({**r, "text": text_of.get(r["message_id"], "")})
+            for r in getattr(run, key)
+        ]
         atomic_write_text(
             paths[key], "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
         )

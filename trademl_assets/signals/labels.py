@@ -6,6 +6,7 @@ import json
 import dagster as dg
 
 from trademl.lake import atomic_write_text
+from trademl.llm.client import LLMEndpointError
 from trademl.llm.store import newest_messages, write_label_run
 from trademl.serving import DeployedSignalModels
 from trademl.signals.human_labels import read_human_labels
@@ -62,10 +63,16 @@ class LLMLabelsConfig(dg.Config):
 def llm_labels(
     context: dg.AssetExecutionContext, config: LLMLabelsConfig, lake: LakeResource, llm: LLMResource
 ) -> dg.MaterializeResult:
-    """LLM labels (class + fields) for the newest messages: schema-checked, grounded, cached."""
+    """LLM labels (class + fields) for the newest messages: schema-checked, grounded, cached.
+
+    A refused key (401/403) or a wrong URL/model (404) fails the run; answers already received
+    stay cached, so the re-run after the fix pays only for the rest."""
     store = lake.lake()
     messages = newest_messages(store, config.max_messages)
-    run = llm.labeler(store.root / "cache" / "llm").label(messages)
+    try:
+        run = llm.labeler(store.root / "cache" / "llm").label(messages)
+    except LLMEndpointError as exc:  # its message names the endpoint and the key's variable
+        raise dg.Failure(description=str(exc)) from exc
     paths = write_label_run(run, messages, store)
     stats = run.stats
     if run.mode == "rules":
