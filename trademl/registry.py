@@ -283,7 +283,8 @@ class ModelRegistry:
         if log_path.is_file():
             events = _read_events(log_path)
         else:  # a pointer from before the log: its events are the history until the next write
-            events = list(pointer.get("events", [])) if pointer else []
+            legacy = pointer.get("events") if pointer else None
+            events = [e for e in legacy if isinstance(e, dict)] if isinstance(legacy, list) else []
         last = pointer.get("event") if pointer else None
         if isinstance(last, dict) and last not in events[-1:]:
             events.append(last)  # the pointer switched, the append did not happen
@@ -292,9 +293,12 @@ class ModelRegistry:
     def _write_pointer(self, name, old, version, previous, action, reason) -> None:
         folder = self._model_dir(name)
         log_path = folder / HISTORY
-        if not log_path.is_file() and old.get("events"):
+        legacy = old.get("events")
+        if not log_path.is_file() and isinstance(legacy, list) and legacy:
             # Migrate a pointer from before the log: its events become the log, written whole.
-            atomic_write_text(log_path, "".join(_event_line(e) for e in old["events"]))
+            atomic_write_text(
+                log_path, "".join(_event_line(e) for e in legacy if isinstance(e, dict))
+            )
         if isinstance(old.get("event"), dict) and old["event"] not in _read_events(log_path)[-1:]:
             _append_event(log_path, old["event"])  # repair an append a crash skipped
         now = datetime.now(UTC).isoformat(timespec="microseconds")
