@@ -355,6 +355,8 @@ BAD_LINES = st.one_of(
 
 def _is_good(line: bytes) -> bool | None:
     """True/False when the line's fate is certain, None when either answer is acceptable."""
+    if line.startswith(b"\xef\xbb\xbf"):
+        return None  # a BOM: accepted at the start of a file, refused or accepted elsewhere
     try:
         value = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
