@@ -1,0 +1,5 @@
+"""Monitoring assets: drift of the models' inputs and outputs, read by the retrain sensors."""
+
+from trademl_assets.monitoring.assets import drift_report
+
+__all__ = ["drift_report"]
