@@ -3,6 +3,13 @@
 import dagster as dg
 
 from trademl_assets.deploy import deployed_models
+from trademl_assets.deploy.gate import deployed_gate
+from trademl_assets.gate import (
+    gate_dataset,
+    gate_eval_report,
+    gate_not_worse_than_champion,
+    onnx_gate,
+)
 from trademl_assets.ingest import (
     candles,
     ingest_checks,
@@ -25,7 +32,7 @@ from trademl_assets.signals import (
     signal_review_queue,
 )
 from trademl_jobs.automation import apply_policies, automation_sensor, model_automation_sensor
-from trademl_jobs.jobs import datasets_job, ingest_job, retrain_job
+from trademl_jobs.jobs import datasets_job, gate_retrain_job, ingest_job, retrain_job
 from trademl_jobs.schedules import daily_retrain_schedule, hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
 from trademl_resources import default_resources
@@ -49,11 +56,15 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         ner_extractor_eval_report,
         deployed_models,
         signal_review_queue,
+        gate_dataset,
+        onnx_gate,
+        gate_eval_report,
+        deployed_gate,
     ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),
-        asset_checks=[*ingest_checks, *signal_checks, *report_checks],
-        jobs=[ingest_job, datasets_job, retrain_job],
+        asset_checks=[*ingest_checks, *signal_checks, *report_checks, gate_not_worse_than_champion],
+        jobs=[ingest_job, datasets_job, retrain_job, gate_retrain_job],
         schedules=[hourly_ingest_schedule, daily_retrain_schedule],
         sensors=[inbox_sensor, automation_sensor, model_automation_sensor],
         resources=resources if resources is not None else default_resources(),

@@ -37,3 +37,15 @@ retrain_job = dg.define_asset_job(
     tags=TRAINING_RUN_TAGS,
     description="Relabel, retrain, export, evaluate and (if not worse than the champion) deploy the signal models.",
 )
+
+#: The trade gate: dataset, training + ONNX export, evaluation, promotion. Its own job so that the
+#: drift sensor (and a desk) can retrain the gate without retraining the signal models.
+GATE_ASSETS = ("gate_dataset", "onnx_gate", "gate_eval_report", "deployed_gate")
+
+gate_retrain_job = dg.define_asset_job(
+    "gate_retrain_job",
+    selection=dg.AssetSelection.assets(*GATE_ASSETS),
+    tags=TRAINING_RUN_TAGS,
+    description="Relabel market_features, retrain and export the trade gate, evaluate it and (if not "
+    "worse than the champion) promote it.",
+)
