@@ -316,7 +316,7 @@ def label_points(
 def _label_llm(df, idx, base, settings, endpoint, cache_dir, counts, sleep) -> TradeLabelRun:
     client = ChatClient(endpoint, **({"sleep": sleep} if sleep else {}))
     cache = (
-        LabelCache(cache_dir, f"{endpoint.base_url.rstrip('/')}#{endpoint.model}", PROMPT_VERSION)
+        LabelCache(cache_dir, endpoint.model, PROMPT_VERSION, base_url=endpoint.base_url)
         if cache_dir is not None
         else None
     )
