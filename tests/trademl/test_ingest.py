@@ -12,7 +12,7 @@ from trademl.ingest.messages import (
     read_sql_messages,
     read_telegram_export,
 )
-from trademl.ingest.records import Quarantined
+from trademl.ingest.records import Quarantined, Skipped
 from trademl.ingest.sources import MessageSources, ingest_messages, iter_messages
 from trademl.lake import Lake
 
@@ -50,8 +50,13 @@ def test_telegram_text_as_string_and_as_entity_list(tmp_path):
         ],
     )
     rows = list(read_telegram_export(path))
-    assert [r.text for r in rows] == ["plain text", "Long #BTCUSDT now 62000"]
-    assert all(isinstance(r, Message) and r.channel == "Alpha Signals" for r in rows)
+    messages = [r for r in rows if isinstance(r, Message)]
+    assert [r.text for r in messages] == ["plain text", "Long #BTCUSDT now 62000"]
+    # The channel is the chat's stable id; its display name rides along.
+    assert all((r.channel, r.channel_name) == ("42", "Alpha Signals") for r in messages)
+    assert [(r.row_id, r.reason, r.date) for r in rows if isinstance(r, Skipped)] == [
+        ("3", "service message", "2026-11-02")
+    ]
 
 
 def test_telegram_bad_rows_are_quarantined_with_reasons(tmp_path):
@@ -123,7 +128,7 @@ def test_discord_export(tmp_path):
     )
     rows = list(read_discord_export(path))
     assert rows[0] == Message(
-        "discord", "Desk/calls", "1312", rows[0].ts, "ETH short 3120", "Bob", None
+        "discord", "1/2", "1312", rows[0].ts, "ETH short 3120", "Bob", None, "Desk/calls", str(path)
     )
     assert (
         isinstance(rows[1], Quarantined)
@@ -183,7 +188,7 @@ def test_ingest_dedups_counts_and_partitions(tmp_path):
     inbox = tmp_path / "inbox"
     telegram_export(
         inbox / "telegram" / "alpha" / "result.json",
-        [tg(1, "a", date="2026-11-01T23:59:59"), tg(2, "b"), tg(2, "b again"), tg(3, "")],
+        [tg(1, "a", date="2026-11-01T23:59:59"), tg(2, "b"), tg(2, "b"), tg(3, "")],
     )
     lake = Lake(tmp_path / "lake")
     stats = ingest_messages(iter_messages(MessageSources(inbox=str(inbox))), lake)

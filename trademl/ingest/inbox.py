@@ -38,10 +38,13 @@ def inbox_changes(
 
 
 def days_in_files(files: Iterable[tuple[str, Path]]) -> set[str]:
-    """The UTC days (partition keys) that the messages in ``files`` fall on."""
+    """The UTC days (partition keys) that the rows in ``files`` fall on: messages, and the
+    quarantined or skipped rows whose date could be read (they count on their day too)."""
     days: set[str] = set()
     for kind, path in files:
         for row in _READERS[kind](path):
             if isinstance(row, Message):
                 days.add(day_of(row.ts))
+            elif row.date is not None:
+                days.add(row.date)
     return days

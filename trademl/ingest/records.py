@@ -12,20 +12,37 @@ class Quarantined(NamedTuple):
     """A row that failed validation: kept, with the reason, never silently dropped."""
 
     source: str
-    origin: str  # file or URL the row came from
+    origin: str  # file or URL the row came from (``path:line`` where lines mean something)
     row_id: str | None
     reason: str
     raw: str  # the row as JSON, so nothing is lost
-    date: str | None = None  # partition, when the row's date could be read
+    date: str | None = None  # partition, whenever the row's date could be read
+    repaired: int = 0  # Unicode repairs made while reading the row (see trademl.ingest.decoding)
 
 
-def quarantined(source: str, origin: str, row_id: Any, reason: str, raw: Any, date=None):
+class Skipped(NamedTuple):
+    """A row that is not data by design (a Telegram service message: a pin, a join), counted.
+
+    Skipped rows are not in a day's ``rows_in``: they are counted in its ``skipped`` column, so
+    that every row read is explained, and nothing is written for them.
+    """
+
+    source: str
+    origin: str
+    row_id: str | None
+    reason: str
+    date: str | None = None
+
+
+def quarantined(
+    source: str, origin: str, row_id: Any, reason: str, raw: Any, date=None, repaired: int = 0
+) -> Quarantined:
     try:
         raw_json = json.dumps(raw, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raw_json = repr(raw)
     return Quarantined(
-        source, origin, None if row_id is None else str(row_id), reason, raw_json, date
+        source, origin, None if row_id is None else str(row_id), reason, raw_json, date, repaired
     )
 
 
@@ -52,16 +69,20 @@ def parse_timestamp(value: Any) -> float | None:
         text = value.strip()
         if not text:
             return None
-        if text.lstrip("-").isdigit():
-            ts = float(text)
+        if text.lstrip("-").isdecimal():
+            try:
+                ts = float(text)
+            except ValueError:  # "--5"
+                return None
         else:
             try:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=UTC)
+                ts = parsed.timestamp()
+            except (ValueError, OverflowError, OSError):
                 return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return parsed.timestamp()
+            return ts if 0 < ts < 4.1e9 else None
     else:
         return None
     if not math.isfinite(ts):

@@ -9,9 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from trademl.errors import InputError
+from trademl.ingest.decoding import MAX_MESSAGE_CHARS
 from trademl.ingest.messages import (
     Message,
     Row,
+    newest_channel_names,
     read_csv_messages,
     read_discord_export,
     read_sql_messages,
@@ -24,7 +26,8 @@ from trademl.lake import Lake
 MESSAGE_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
-        ("channel", pa.string()),
+        ("channel", pa.string()),  # the source's stable id of the channel (see Message.channel)
+        ("channel_name", pa.string()),  # its display name, the newest seen
         ("message_id", pa.string()),
         ("date", pa.timestamp("us", tz="UTC")),
         ("text", pa.string()),
@@ -41,6 +44,7 @@ class MessageSources:
     ``inbox`` is a folder laid out as exporters leave files: ``telegram/**/result.json``
     (Telegram Desktop), ``discord/*.json`` (DiscordChatExporter), ``csv/*.csv``. ``sql_url`` adds a
     table read through SQLAlchemy (SQLite by default, PostgreSQL in production).
+    ``max_message_chars``: a text longer than this is quarantined (and CSV fields may be this long).
     """
 
     inbox: str | None = None
@@ -50,6 +54,7 @@ class MessageSources:
     sql_url: str | None = None
     sql_table: str = "messages"
     sql_columns: dict[str, str] = field(default_factory=dict)
+    max_message_chars: int = MAX_MESSAGE_CHARS
 
     def files(self) -> dict[str, list[Path]]:
         found = {
@@ -76,34 +81,56 @@ class MessageSources:
 
 
 def iter_messages(sources: MessageSources) -> Iterator[Row]:
-    """Every row of every configured source, in source order, streaming."""
-    readers = {
-        "telegram": read_telegram_export,
-        "discord": read_discord_export,
-        "csv": read_csv_messages,
-    }
+    """Every row of every configured source, in source order, streaming.
+
+    A chat exported more than once under different names (renamed in between) is one channel;
+    all its rows carry the newest name (see :func:`newest_channel_names`).
+    """
+    limit = sources.max_message_chars
     for kind, paths in sources.files().items():
+        if kind == "csv":
+            for path in paths:
+                yield from read_csv_messages(path, max_message_chars=limit)
+            continue
+        reader = read_telegram_export if kind == "telegram" else read_discord_export
+        names = newest_channel_names(kind, paths)
         for path in paths:
-            yield from readers[kind](path)
+            yield from reader(path, max_message_chars=limit, channel_names=names)
     if sources.sql_url:
-        yield from read_sql_messages(sources.sql_url, sources.sql_table, **sources.sql_columns)
+        yield from read_sql_messages(
+            sources.sql_url, sources.sql_table, max_message_chars=limit, **sources.sql_columns
+        )
 
 
 def _message_values(m: Message):
-    return (m.source, m.channel, m.message_id, int(m.ts * 1_000_000), m.text, m.author, m.reply_to)
+    return (
+        m.source,
+        m.channel,
+        m.channel if m.channel_name is None else m.channel_name,
+        m.message_id,
+        int(m.ts * 1_000_000),
+        m.text,
+        m.author,
+        m.reply_to,
+    )
 
 
 def ingest_messages(
     rows: Iterable[Row], lake: Lake, partitions: Iterable[str] | None = None
 ) -> IngestStats:
-    """Write message rows into ``raw/raw_messages`` (dedup by source, channel, message id)."""
+    """Write message rows into ``raw/raw_messages``, deduplicated by (source, channel, message id).
+
+    The same key with another text (an edit between two exports) is a conflicting duplicate: the
+    first stays, the other is quarantined with both texts.
+    """
     return write_partitions(
         rows,
         lake,
         "raw_messages",
         MESSAGE_SCHEMA,
         partition_of=lambda m: day_of(m.ts),
-        key_of=lambda m: (m.source, m.channel, m.message_id),
+        key_columns=("source", "channel", "message_id"),
+        content_columns=("text",),
         to_values=_message_values,
         partitions=partitions,
     )
