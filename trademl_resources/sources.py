@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from trademl.errors import InputError
+from trademl.ingest.decoding import MAX_MESSAGE_CHARS
 from trademl.ingest.sources import MessageSources
 
 
@@ -20,6 +21,8 @@ class MessageSourcesResource(dg.ConfigurableResource):
     sql_id_column: str = "message_id"
     sql_date_column: str = "date"
     sql_text_column: str = "text"
+    #: A message text longer than this is quarantined; CSV fields may be this long.
+    max_message_chars: int = MAX_MESSAGE_CHARS
 
     def sources(self) -> MessageSources:
         return MessageSources(
@@ -34,6 +37,7 @@ class MessageSourcesResource(dg.ConfigurableResource):
                 "date_column": self.sql_date_column,
                 "text_column": self.sql_text_column,
             },
+            max_message_chars=self.max_message_chars,
         )
 
 

@@ -20,7 +20,8 @@ SPAN_TYPE = pa.list_(
 RULE_LABELS_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
-        ("channel", pa.string()),
+        ("channel", pa.string()),  # the stable id (see trademl.ingest.messages.Message)
+        ("channel_name", pa.string()),
         ("message_id", pa.string()),
         ("date", pa.timestamp("us", tz="UTC")),
         ("text", pa.string()),
@@ -83,6 +84,10 @@ def label_messages(
     base = {
         name: messages.column(name) for name in ("source", "channel", "message_id", "date", "text")
     }
+    # Partitions ingested before channel_name existed: the channel was the name.
+    base["channel_name"] = messages.column(
+        "channel_name" if "channel_name" in messages.column_names else "channel"
+    )
     arrays = [
         base[f.name] if f.name in base else pa.array(parsed[f.name], type=f.type)
         for f in RULE_LABELS_SCHEMA

@@ -19,7 +19,12 @@ from trademl_resources import LakeResource, MarketSourcesResource, MessageSource
 def ingest_result(
     context: dg.AssetExecutionContext, asset: str, stats: IngestStats, lake: LakeResource
 ) -> dg.MaterializeResult:
-    """Materialization metadata for one ingested partition; warns when rows were quarantined."""
+    """Materialization metadata for one ingested partition; warns when rows were quarantined.
+
+    ``rows_in = accepted + quarantined + duplicates``; ``skipped`` rows (Telegram service
+    messages) are not data and not in ``rows_in``; ``repaired_unicode`` rows were kept with their
+    text repaired.
+    """
     part = stats.partitions[context.partition_key]
     quarantine = lake.lake().quarantine(asset, context.partition_key)
     if part.quarantined:
@@ -31,6 +36,11 @@ def ingest_result(
             f"{asset}: {stats.undated_quarantined:,} source rows have no readable date (no day to "
             f"file them under); see {lake.lake().quarantine(asset, UNDATED)}"
         )
+    if part.repaired_unicode:
+        context.log.warning(
+            f"{asset}: {part.repaired_unicode:,} rows had text repaired (bytes that are not UTF-8 "
+            "or lone surrogates replaced by U+FFFD, NUL characters removed)"
+        )
     assert part.rows_in == part.accepted + part.quarantined + part.duplicates
     return dg.MaterializeResult(
         metadata={
@@ -38,8 +48,11 @@ def ingest_result(
             "accepted": part.accepted,
             "quarantined": part.quarantined,
             "duplicates": part.duplicates,
+            "skipped": part.skipped,
+            "repaired_unicode": part.repaired_unicode,
             "quarantined_undated": stats.undated_quarantined,
             "quarantine_reasons": dict(stats.reasons),
+            "skip_reasons": dict(stats.skip_reasons),
             "path": dg.MetadataValue.path(stats.paths[context.partition_key]),
             "quarantine_path": dg.MetadataValue.path(str(quarantine)),
             "dagster/row_count": part.accepted,

@@ -31,13 +31,16 @@ def _partition(lake: LakeResource, asset: str, partition: str) -> pd.DataFrame:
 def raw_messages_valid(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    """Every message has text, a date and a unique (source, channel, message_id)."""
+    """Every message has text, a date and a unique (source, channel id, message_id)."""
     df = _partition(lake, "raw_messages", context.partition_key)
     return gx_check_result(
         df,
         [
             Expect(
-                "columns", args={"columns": ["source", "channel", "message_id", "date", "text"]}
+                "columns",
+                args={
+                    "columns": ["source", "channel", "channel_name", "message_id", "date", "text"]
+                },
             ),
             Expect("not_null", "text"),
             Expect("not_null", "date"),
