@@ -494,3 +494,21 @@ def test_a_corrupt_parquet_names_the_file(tmp_path):
     with pytest.raises(InputError) as err:
         list(read_social_posts([path]))
     assert str(path) in str(err.value)
+
+
+def test_sqlite_text_that_is_not_utf8_is_repaired_not_fatal(tmp_path):
+    import sqlite3
+
+    from trademl.ingest.messages import read_sql_messages
+
+    db = tmp_path / "store.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("create table messages (channel text, message_id text, date text, text text)")
+    con.executemany(
+        "insert into messages values ('c', ?, ?, CAST(? AS TEXT))",
+        [("1", f"{DAY} 10:00:00", b"BTC \xff long"), ("2", f"{DAY} 10:01:00", b"fine")],
+    )
+    con.commit()
+    con.close()
+    rows = list(read_sql_messages(f"sqlite:///{db}"))
+    assert [(r.text, r.repaired) for r in rows] == [("BTC \ufffd long", 1), ("fine", 0)]

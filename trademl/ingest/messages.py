@@ -401,6 +401,9 @@ def read_sql_messages(
         engine = sa.create_engine(url)
     except Exception as exc:  # bad URL syntax, unknown dialect, missing driver
         raise InputError(safe_url, f"cannot create a database engine: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        # SQLite stores whatever bytes it was given; one bad row must not fail the table.
+        sa.event.listen(engine, "connect", _lenient_sqlite_text)
     try:
         with engine.connect() as conn:
             meta = sa.MetaData()
@@ -430,26 +433,39 @@ def read_sql_messages(
                     ts = parse_timestamp(date.isoformat() if hasattr(date, "isoformat") else date)
                     day = None if ts is None else day_of(ts)
                     raw = list(rec)
+                    fixed = 1 if any(type(v) is _RepairedText for v in raw) else 0
                     if row_id is None or row_id == "":
-                        yield quarantined("sql", origin, None, "missing message id", raw, day)
+                        reason = "missing message id"
+                        yield quarantined("sql", origin, None, reason, raw, day, fixed)
                         continue
                     if ts is None:
-                        yield quarantined("sql", origin, row_id, "unparseable date", raw)
+                        reason = "unparseable date"
+                        yield quarantined("sql", origin, row_id, reason, raw, None, fixed)
                         continue
                     if not isinstance(text, str):
                         reason = "no text" if text is None else "text has the wrong type"
-                        yield quarantined("sql", origin, row_id, reason, raw, day)
+                        yield quarantined("sql", origin, row_id, reason, raw, day, fixed)
                         continue
                     text, nul = strip_nul(text)
+                    fixed += nul
                     if not text.strip():
-                        yield quarantined("sql", origin, row_id, "no text", raw, day, nul)
+                        yield quarantined("sql", origin, row_id, "no text", raw, day, fixed)
                         continue
                     if len(text) > max_message_chars:
                         reason = _too_long(text, max_message_chars)
-                        yield quarantined("sql", origin, row_id, reason, raw, day, nul)
+                        yield quarantined("sql", origin, row_id, reason, raw, day, fixed)
                         continue
                     yield Message(
-                        "sql", channel, str(row_id), ts, text, None, None, channel, origin, nul
+                        "sql",
+                        channel,
+                        str(row_id),
+                        ts,
+                        str(text),
+                        None,
+                        None,
+                        channel,
+                        origin,
+                        fixed,
                     )
     except InputError:
         raise
@@ -460,6 +476,21 @@ def read_sql_messages(
         ) from None
     finally:
         engine.dispose()
+
+
+class _RepairedText(str):
+    """A SQLite text value whose bytes were not UTF-8, decoded with U+FFFD in their place."""
+
+
+def _sqlite_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _RepairedText(raw.decode("utf-8", "replace"))
+
+
+def _lenient_sqlite_text(dbapi_connection, _record) -> None:
+    dbapi_connection.text_factory = _sqlite_text
 
 
 def _mask_url(url: str) -> str:
