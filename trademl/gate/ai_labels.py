@@ -273,6 +273,19 @@ def parse_trade_answer(content: str) -> dict[str, Any]:
     return answer
 
 
+def read_trade_answer(
+    content: str, price: float, atr: float, max_atr_multiple: float = 20.0
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(answer, None) when ``content`` is a usable label at ``price``, else (None, reason).
+    Never raises: this is where an LLM's (or an attacker's) text enters the labels."""
+    try:
+        answer = parse_trade_answer(content)
+    except MalformedAnswer as exc:
+        return None, str(exc)
+    problem = validate_answer(answer, price, atr, max_atr_multiple)
+    return (None, problem) if problem else (answer, None)
+
+
 @dataclass
 class TradeLabelRun:
     """Labels (one row per point), answers kept aside, and the run's figures."""

@@ -205,7 +205,7 @@ def gate_drift(
         block_rows=block,
         replicates=null.replicates,
         family_quantile=round(null.family_quantile, 4),
-        reference_id=_reference_id(ref, gate_name),
+        reference_id=_reference_id(ref),
         gate=gate_name,
         shares={
             k: (
@@ -243,7 +243,9 @@ def _error_drift(
     return adwin_error_drift(warm_err, cur_err, settings.adwin_delta), len(before)
 
 
-def _reference_id(ref: pd.DataFrame, gate_name: str) -> str:
-    digest = hashlib.sha1(gate_name.encode())
-    digest.update(np.ascontiguousarray(ref["ts"].to_numpy()).tobytes())
+def _reference_id(ref: pd.DataFrame) -> str:
+    """The reference's identity: its rows' times, not the gate's version. A retrain on the same
+    data gives the same id, so the drift sensor's run key does not ask for it again and again."""
+    digest = hashlib.sha1(np.ascontiguousarray(ref["ts"].to_numpy()).tobytes())
+    digest.update("\0".join(ref["symbol"].unique().tolist()).encode())
     return digest.hexdigest()[:12]
