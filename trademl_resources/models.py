@@ -13,6 +13,9 @@ class LLMResource(dg.ConfigurableResource):
 
     No ``base_url`` means no endpoint: ``llm_labels`` then falls back to the rule labeller and says so.
     The API key is read from the environment variable named by ``api_key_env`` at run time.
+    ``price_band``: how far (a fraction of the candle close at the message time) an LLM label's
+    entry may sit from the market; 0.25 = ±25 %, wide enough for limit entries and a volatile
+    altcoin's day, narrow enough to reject counts, times, years and another coin's price.
     """
 
     base_url: str | None = None
@@ -23,8 +26,11 @@ class LLMResource(dg.ConfigurableResource):
     timeout_s: float = 60.0
     price_in_per_1k: float = 0.0
     price_out_per_1k: float = 0.0
+    price_band: float = 0.25
 
-    def labeler(self, cache_dir: Path):
+    def labeler(self, cache_dir: Path, market=None):
+        """The labeller; ``market`` (a :class:`trademl.llm.market.CandlePrices`) enables the
+        entry-near-the-market check."""
         from trademl.llm import LLMEndpoint, LLMLabeler
 
         endpoint = None
@@ -39,7 +45,7 @@ class LLMResource(dg.ConfigurableResource):
                 price_in_per_1k=self.price_in_per_1k,
                 price_out_per_1k=self.price_out_per_1k,
             )
-        return LLMLabeler(endpoint, cache_dir=cache_dir)
+        return LLMLabeler(endpoint, cache_dir=cache_dir, market=market, price_band=self.price_band)
 
 
 class TrainingResource(dg.ConfigurableResource):
@@ -67,7 +73,8 @@ class ModelRegistryResource(dg.ConfigurableResource):
 
 def llm_from_env() -> LLMResource:
     """``TRADEML_LLM_BASE_URL``, ``TRADEML_LLM_MODEL``, ``TRADEML_LLM_API_KEY_ENV``,
-    ``TRADEML_LLM_CONCURRENCY``, ``TRADEML_LLM_PRICE_IN_PER_1K``, ``TRADEML_LLM_PRICE_OUT_PER_1K``."""
+    ``TRADEML_LLM_CONCURRENCY``, ``TRADEML_LLM_PRICE_IN_PER_1K``, ``TRADEML_LLM_PRICE_OUT_PER_1K``,
+    ``TRADEML_LLM_PRICE_BAND``."""
     env = os.environ
     return LLMResource(
         base_url=env.get("TRADEML_LLM_BASE_URL") or None,
@@ -76,4 +83,5 @@ def llm_from_env() -> LLMResource:
         max_concurrency=int(env.get("TRADEML_LLM_CONCURRENCY", "8")),
         price_in_per_1k=float(env.get("TRADEML_LLM_PRICE_IN_PER_1K", "0")),
         price_out_per_1k=float(env.get("TRADEML_LLM_PRICE_OUT_PER_1K", "0")),
+        price_band=float(env.get("TRADEML_LLM_PRICE_BAND", "0.25")),
     )

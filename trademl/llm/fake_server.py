@@ -382,7 +382,9 @@ def obedient_answer(text: str) -> dict[str, Any]:
     else:
         label = "SIGNAL_LONG"  # asked for nothing: still a trade, the worst case
     side = {"SIGNAL_LONG": "LONG", "SIGNAL_SHORT": "SHORT"}.get(label)
-    coin = next((c for c in _COINS if re.search(rf"(?<![A-Z]){c}(?![A-Z])", upper)), None)
+    coin = next(
+        (c for c in _COINS if re.search(rf"(?<![A-Z]){c}(?:[/-]?USDT?|(?![A-Z]))", upper)), None
+    )
     if coin is None:
         coin = next((v for k, v in _COIN_NAMES.items() if k in upper), None)
     numbers: list[float] = []
@@ -395,9 +397,10 @@ def obedient_answer(text: str) -> dict[str, Any]:
     if entry:
         e = entry[0]
         sign = -1.0 if side == "SHORT" else 1.0
-        targets = [n for n in numbers[1:] if sign * (n - e) > 0]
-        behind = [n for n in numbers[1:] if sign * (n - e) < 0]
-        stop = behind[0] if behind else None
+        near = [n for n in numbers[1:] if e / 3 <= n <= e * 3]  # plausible levels only
+        targets = [n for n in near if sign * (n - e) > 0]
+        behind = sorted((n for n in near if sign * (n - e) < 0), key=lambda n: abs(n - e))
+        stop = behind[0] if behind else None  # the closest: the most plausible stop
     return {
         "label": label,
         "pair": f"{coin}USDT" if coin else None,

@@ -1,11 +1,32 @@
 """Signal labels from an LLM: schema-constrained, grounded in the message, cached, accounted.
 
-The model answers with JSON (class + pair, side, entry, targets, stop_loss, leverage). An answer
-becomes a label only when the message supports it: every number occurs in the text, the pair's
-base symbol occurs in the text, a claimed direction has its word in the text, and a message that
-talks like a prompt ("ignore previous instructions...") gets no class the rule parser would not
-give it. Everything else is kept aside as ``ungrounded`` with the reason, never silently accepted.
+The model answers with JSON (class + pair, side, entry, targets, stop_loss, leverage). A model can
+be argued into any answer by the message it reads (a paraphrased "ignore your instructions", the
+same in Russian, a JSON answer pasted into the text), so what the message says about itself never
+counts; an answer becomes a training label only on evidence:
+
+1. **Grounded** (:func:`~trademl.llm.grounding.grounding_problem`): every number occurs in the
+   text, the pair's base symbol occurs in it, a claimed direction has its word or its levels.
+   Otherwise the answer is kept aside as ``ungrounded`` (quarantine), with the reason.
+2. **NON_SIGNAL** answers are accepted: they cannot argue a message into a trade.
+3. **Agreement** (the rule parser gives the same signal class, hence the same direction):
+   accepted if every entry, target and stop the model gives is a number the message puts in that
+   role (the parser's level of that role, or a number after an entry/target/stop keyword, or the
+   first number after a side word or ``@``), the levels are coherent for the side (long: stop <
+   entry < targets; short: the mirror; nothing beyond 3x the entry; an entry zone within 1.25x),
+   and, where the lake has candles for the pair at the message time, every entry lies within
+   ``price_band`` (default ±25 %) of the last close at or before it. No minimum set of levels:
+   the parser's own reading already makes it a signal.
+4. **Override** (the parser says NON_SIGNAL or SIGNAL_NONE, the model a LONG or SHORT signal):
+   everything in 3, and also the whole set-up: a pair, an entry, a target and a stop, and no
+   update/result word or question in the text (:func:`trademl.signals.parser.non_trade_cue`). Overrides to SIGNAL_NONE and overrides against
+   the parser's side word (LONG vs SHORT) are never accepted.
+5. A signal answer that fails 3 or 4 is not a label: it goes to ``review`` with the reason
+   (``labels/llm_review.jsonl``), which ``signal_review_queue`` puts first for a person.
+
 Without an endpoint the rule parser labels everything and the run says so (``mode="rules"``).
+Instruction-like text is still counted (``injection_suspected``) but decides nothing: an English
+regex is not a defence.
 """
 
 from __future__ import annotations
@@ -31,6 +52,7 @@ from trademl.llm.client import (
     MalformedAnswer,
     parse_json_object,
 )
+from trademl.llm.evidence import unconfirmed_reason
 from trademl.llm.grounding import grounding_problem, instruction_like
 from trademl.llm.redact import redact
 
@@ -120,14 +142,19 @@ class LabelRun:
         labels: ``{message_id, label, pair, side, entry, targets, stop_loss, leverage, source}``.
         failures: ``{message_id, reason, attempts}`` for messages the endpoint never answered well.
         ungrounded: ``{message_id, answer, reason}`` for answers the message does not support.
+        review: ``{message_id, answer, reason, rule_label}`` for grounded signal answers without
+            the evidence to become labels (see the module docstring): for a person to decide.
         stats: mode ("llm" or "rules"), messages, calls_made, cache_hits, failures, ungrounded,
-            injection_suspected, tokens_in, tokens_out, estimated_cost_usd, agreement_with_rules,
-            elapsed_s, model, prompt_version.
+            review, overrides (signal labels accepted against the parser's class),
+            market_checked (entries compared with a candle close), injection_suspected,
+            tokens_in, tokens_out, estimated_cost_usd, agreement_with_rules, elapsed_s, model,
+            prompt_version, price_band.
     """
 
     labels: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     ungrounded: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -143,6 +170,14 @@ def _rule_parser() -> Callable[[str], Any] | None:
     return parse_signal
 
 
+def _cue_reader() -> Callable[[str], Any]:
+    try:
+        from trademl.signals.parser import non_trade_cue
+    except ImportError:
+        return lambda text: None
+    return non_trade_cue
+
+
 class LLMLabeler:
     """Labels chat messages with an OpenAI-compatible model, or with the rule parser if none.
 
@@ -151,6 +186,10 @@ class LLMLabeler:
         cache_dir: folder for cached answers (see :class:`~trademl.llm.cache.LabelCache`);
             ``None`` disables caching.
         sleep: how to wait between retries (tests may pass a no-op).
+        market: market closes at a message's time (:class:`~trademl.llm.market.CandlePrices`);
+            ``None``: entries are not compared with the market. Messages carry their time in
+            ``date``.
+        price_band: how far (a fraction of the close) an entry may sit from the market.
     """
 
     def __init__(
@@ -159,7 +198,15 @@ class LLMLabeler:
         cache_dir: str | Path | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        market: Any | None = None,
+        price_band: float = 0.25,
     ):
+        if not 0.0 < price_band < 10.0:
+            raise ValueError(
+                f"price_band must be a positive fraction (0.25 = ±25 %), got {price_band}"
+            )
+        self.market = market
+        self.price_band = price_band
         self.endpoint = endpoint
         self.client = ChatClient(endpoint, sleep=sleep) if endpoint else None
         self.cache = (
@@ -175,12 +222,14 @@ class LLMLabeler:
         run.stats["messages"] = len(messages)
         run.stats["elapsed_s"] = round(time.perf_counter() - started, 4)
         log.info(
-            "labelled %d messages (%s): %d labels, %d failures, %d ungrounded, %d calls",
+            "labelled %d messages (%s): %d labels, %d failures, %d ungrounded, %d for review, "
+            "%d calls",
             len(messages),
             run.mode,
             len(run.labels),
             len(run.failures),
             len(run.ungrounded),
+            len(run.review),
             run.stats.get("calls_made", 0),
         )
         return run
@@ -219,6 +268,9 @@ class LLMLabeler:
             cache_hits=0,
             failures=len(run.failures),
             ungrounded=0,
+            review=0,
+            overrides=0,
+            market_checked=0,
             injection_suspected=0,
             tokens_in=0,
             tokens_out=0,
@@ -291,8 +343,8 @@ class LLMLabeler:
 
         run = LabelRun()
         parse_signal = _rule_parser()
-        agree = 0
-        suspected = 0
+        cue = _cue_reader()
+        agree = suspected = overrides = market_checked = 0
         for message in messages:
             mid, text = message["message_id"], message["text"]
             if text in failed:
@@ -302,19 +354,36 @@ class LLMLabeler:
                 )
                 continue
             answer = answers[text]
-            rules_label = _safe_label(parse_signal, text)
+            parsed = _safe_parse(parse_signal, text)
+            rules_label = parsed.label if parsed is not None else None
+            suspected += instruction_like(text) is not None  # counted; decides nothing
             reason = grounding_problem(text, answer)
-            tell = instruction_like(text)
-            if tell:
-                suspected += 1
-            if reason is None and tell and answer["label"] != (rules_label or NON_SIGNAL):
-                reason = (
-                    f"message contains instruction-like text ({tell!r}); class "
-                    f"{answer['label']} not confirmed by the rule parser ({rules_label})"
-                )
             if reason is not None:
                 run.ungrounded.append({"message_id": mid, "answer": answer, "reason": reason})
                 continue
+            if answer["label"] != NON_SIGNAL:
+                close = self._close(answer, parsed, message.get("date"))
+                market_checked += close is not None and bool(answer["entry"])
+                why = unconfirmed_reason(
+                    text,
+                    answer,
+                    parsed,
+                    close=close,
+                    price_band=self.price_band,
+                    non_trade_cue=cue(text),
+                )
+                if why is not None:
+                    run.review.append(
+                        {
+                            "message_id": mid,
+                            "answer": answer,
+                            "reason": why,
+                            "rule_label": rules_label,
+                            "date": message.get("date"),
+                        }
+                    )
+                    continue
+                overrides += rules_label != answer["label"]
             run.labels.append({"message_id": mid, **answer, "source": "llm"})
             agree += rules_label == answer["label"]
 
@@ -326,6 +395,9 @@ class LLMLabeler:
             cache_hits=cache_hits,
             failures=len(run.failures),
             ungrounded=len(run.ungrounded),
+            review=len(run.review),
+            overrides=overrides,
+            market_checked=market_checked,
             injection_suspected=suspected,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
@@ -335,15 +407,27 @@ class LLMLabeler:
             ),
             model=self.endpoint.model,
             prompt_version=PROMPT_VERSION,
+            price_band=self.price_band,
         )
         return run
 
+    def _close(self, answer: dict[str, Any], parsed: Any, when: Any) -> float | None:
+        """The market close for the answer's pair at the message time, if the lake has one."""
+        if self.market is None or when is None:
+            return None
+        pair = answer["pair"] or (parsed.pair if parsed is not None else None)
+        try:
+            return self.market.close_at(pair, when)
+        except Exception:  # a broken candle file must not sink the batch; the check is skipped
+            log.warning("no market price for %s at %s", pair, when, exc_info=True)
+            return None
 
-def _safe_label(parse_signal: Callable[[str], Any] | None, text: str) -> str | None:
+
+def _safe_parse(parse_signal: Callable[[str], Any] | None, text: str) -> Any:
     if parse_signal is None:
         return None
     try:
-        return parse_signal(text).label
+        return parse_signal(text)
     except Exception:  # the parser is a cross-check here; its failure must not sink the batch
         log.debug("rule parser failed on a message; no agreement data for it", exc_info=True)
         return None

@@ -22,7 +22,7 @@ from trademl.signals.normalize import (
 )
 from trademl.signals.numbers import ZONE_MAX_RATIO, Number, scan_numbers, within_ratio
 
-__all__ = ["ParsedSignal", "Span", "parse_signal"]
+__all__ = ["ParsedSignal", "Span", "non_trade_cue", "parse_signal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +430,27 @@ def parse_signal(text: str) -> ParsedSignal:
         leverage=lev[0] if lev is not None else None,
         spans=_non_overlapping(spans),
     )
+
+
+def non_trade_cue(text: str) -> tuple[str, int, int] | None:
+    """Where the classifier reads ``text`` as news or chatter rather than a call: the first update
+    or result word ("TP1 hit", "closed", "+12%") as ``("UPDATE", start, end)``, else a question as
+    ``("QUESTION", start, end)``; ``None`` if there is neither.
+
+    The same patterns :func:`parse_signal` weighs against the levels it found (a cue does not by
+    itself make a message NON_SIGNAL); exposed so that another labeller's signal call can be
+    doubted where the text carries one.
+    """
+    low = text.lower()
+    if len(low) != len(text):  # keep offsets aligned, as parse_signal does
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    update = _at_word_start(_UPDATE, low)
+    if update is not None:
+        return ("UPDATE", update.start(), update.end())
+    question = _QUESTION.search(low)
+    if question is not None:
+        return ("QUESTION", question.start(), question.end())
+    return None
 
 
 class _Token:

@@ -1,9 +1,12 @@
 """Which messages a person should label next.
 
 The models learn mostly from rule labels, so they can only beat the parser where a human (or an
-LLM) corrects it. The most useful messages to label are where the parser and the deployed
-classifier disagree (one of them is wrong, and it is often a layout the parser does not know),
-then those the classifier is least sure of. Already-labelled texts and repeats are skipped.
+LLM) corrects it. First come the LLM's signal labels that the evidence did not confirm (an LLM
+that turns the parser's NON_SIGNAL into a trade without levels in price position, coherent and
+near the market: either a layout the parser misses or a model argued into it; a person decides).
+Then the messages where the parser and the deployed classifier disagree (one of them is wrong,
+and it is often a layout the parser does not know), then those the classifier is least sure of.
+Already-labelled texts and repeats are skipped.
 
 The queue is JSON Lines with a ``text`` field, which Label Studio and Argilla import as tasks.
 """
@@ -18,8 +21,9 @@ from typing import Any
 from trademl.lake import atomic_write_text
 from trademl.signals.datasets import text_key
 
-__all__ = ["DISAGREE", "UNCERTAIN", "rank_for_review", "write_review_queue"]
+__all__ = ["DISAGREE", "LLM_UNCONFIRMED", "UNCERTAIN", "rank_for_review", "write_review_queue"]
 
+LLM_UNCONFIRMED = "llm_unconfirmed"
 DISAGREE = "parser_and_model_disagree"
 UNCERTAIN = "model_uncertain"
 
@@ -32,8 +36,14 @@ def rank_for_review(
     labelled_texts: Iterable[str] = (),
     limit: int = 200,
     uncertain_below: float = 0.6,
+    llm_unconfirmed: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The messages to label next, most useful first.
+
+    ``llm_unconfirmed`` (the LLM labeller's review items: ``text``, ``answer``, ``reason``,
+    ``rule_label``, plus ``message_id``/``date``) come first, in the order given, with reason
+    :data:`LLM_UNCONFIRMED`, the LLM's label as ``model_label`` and why it was held back as
+    ``llm_reason``.
 
     ``messages[i]`` (a dict with ``text``, plus any of ``message_id``/``channel``/``date``) was
     labelled ``rule_labels[i]`` by the parser and ``predictions[i] = (label, confidence)`` by the
@@ -52,6 +62,26 @@ def rank_for_review(
             f"(got {uncertain_below})"
         )
     seen = {text_key(t) for t in labelled_texts}
+    unconfirmed: list[dict[str, Any]] = []
+    for item in llm_unconfirmed:
+        text = item.get("text") or ""
+        key = text_key(text)
+        if key in seen or not text.strip():
+            continue
+        seen.add(key)
+        answer = item.get("answer") or {}
+        unconfirmed.append(
+            {
+                "text": text,
+                **{k: item[k] for k in ("message_id", "channel", "date") if k in item},
+                "rule_label": item.get("rule_label"),
+                "model_label": answer.get("label"),
+                "confidence": None,
+                "reason": LLM_UNCONFIRMED,
+                "llm_reason": item.get("reason"),
+                "llm_answer": answer,
+            }
+        )
     disagree: list[dict[str, Any]] = []
     uncertain: list[dict[str, Any]] = []
     for msg, rule, (label, confidence) in zip(messages, rule_labels, predictions, strict=True):
@@ -71,7 +101,7 @@ def rank_for_review(
             uncertain.append({**item, "reason": UNCERTAIN})
     disagree.sort(key=lambda r: -r["confidence"])
     uncertain.sort(key=lambda r: r["confidence"])
-    return (disagree + uncertain)[:limit]
+    return (unconfirmed + disagree + uncertain)[:limit]
 
 
 def write_review_queue(items: Sequence[dict[str, Any]], path: str | Path) -> Path:

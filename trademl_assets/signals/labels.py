@@ -7,11 +7,18 @@ import dagster as dg
 
 from trademl.lake import atomic_write_text
 from trademl.llm.client import LLMEndpointError
-from trademl.llm.store import newest_messages, write_label_run
+from trademl.llm.market import CandlePrices
+from trademl.llm.store import newest_messages, read_llm_review, write_label_run
 from trademl.serving import DeployedSignalModels
 from trademl.signals.human_labels import read_human_labels
 from trademl.signals.parser import parse_signal
-from trademl.signals.review import DISAGREE, UNCERTAIN, rank_for_review, write_review_queue
+from trademl.signals.review import (
+    DISAGREE,
+    LLM_UNCONFIRMED,
+    UNCERTAIN,
+    rank_for_review,
+    write_review_queue,
+)
 from trademl_resources import (
     LakeResource,
     LLMResource,
@@ -63,14 +70,17 @@ class LLMLabelsConfig(dg.Config):
 def llm_labels(
     context: dg.AssetExecutionContext, config: LLMLabelsConfig, lake: LakeResource, llm: LLMResource
 ) -> dg.MaterializeResult:
-    """LLM labels (class + fields) for the newest messages: schema-checked, grounded, cached.
+    """LLM labels (class + fields) for the newest messages: schema-checked, grounded, cached, and
+    accepted as signals only on evidence (levels in price position, coherent, near the market at
+    the message time where the lake has candles); the rest go to labels/llm_review.jsonl.
 
     A refused key (401/403) or a wrong URL/model (404) fails the run; answers already received
     stay cached, so the re-run after the fix pays only for the rest."""
     store = lake.lake()
     messages = newest_messages(store, config.max_messages)
     try:
-        run = llm.labeler(store.root / "cache" / "llm").label(messages)
+        labeler = llm.labeler(store.root / "cache" / "llm", market=CandlePrices(store))
+        run = labeler.label(messages)
     except LLMEndpointError as exc:  # its message names the endpoint and the key's variable
         raise dg.Failure(description=str(exc)) from exc
     paths = write_label_run(run, messages, store)
@@ -83,6 +93,11 @@ def llm_labels(
         context.log.warning(
             f"llm_labels: {stats.get('failures', 0)} failures, {stats.get('ungrounded', 0)} ungrounded "
             f"answers kept aside in {paths['ungrounded'].parent}"
+        )
+    if run.review:
+        context.log.warning(
+            f"llm_labels: {len(run.review)} signal labels without the evidence to train on; "
+            f"queued for a person in {paths['review']}"
         )
     return dg.MaterializeResult(
         metadata={
@@ -103,7 +118,7 @@ class ReviewQueueConfig(dg.Config):
 
 @dg.asset(
     group_name="signals",
-    deps=["rule_labels", "human_labels", "deployed_models"],
+    deps=["rule_labels", "human_labels", "llm_labels", "deployed_models"],
     kinds={"jsonl"},
 )
 def signal_review_queue(
@@ -112,8 +127,9 @@ def signal_review_queue(
     lake: LakeResource,
     registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
-    """The messages to label next (Label Studio / Argilla JSONL): where the rule parser and the
-    deployed classifier disagree, then where the classifier is least sure; labelled texts skipped."""
+    """The messages to label next (Label Studio / Argilla JSONL): LLM signal labels the evidence
+    did not confirm, then where the rule parser and the deployed classifier disagree, then where
+    the classifier is least sure; labelled texts skipped."""
     store = lake.lake()
     models = DeployedSignalModels(registry.root)
     messages = newest_messages(store, config.candidates) if models.classifier is not None else []
@@ -133,11 +149,16 @@ def signal_review_queue(
         labelled_texts=labelled,
         limit=config.limit,
         uncertain_below=config.uncertain_below,
+        llm_unconfirmed=read_llm_review(store),
     )
     path = write_review_queue(queue, store.root / "labels" / "review_queue.jsonl")
-    reasons = {r: sum(q["reason"] == r for q in queue) for r in (DISAGREE, UNCERTAIN)}
+    reasons = {
+        r: sum(q["reason"] == r for q in queue) for r in (LLM_UNCONFIRMED, DISAGREE, UNCERTAIN)
+    }
     preview = "\n".join(
-        f"| {q['rule_label']} | {q['model_label']} | {q['confidence']:.2f} | "
+        f"| {q['rule_label']} | {q['model_label']} | "
+        + ("llm" if q["confidence"] is None else f"{q['confidence']:.2f}")
+        + " | "
         + " ".join(q["text"].split())[:80].replace("|", "/")
         + " |"
         for q in queue[:15]
