@@ -2,9 +2,12 @@
 
 import json
 import os
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trademl.errors import InputError
 from trademl.ingest import partitions as partitions_mod
@@ -512,3 +515,29 @@ def test_sqlite_text_that_is_not_utf8_is_repaired_not_fatal(tmp_path):
     con.close()
     rows = list(read_sql_messages(f"sqlite:///{db}"))
     assert [(r.text, r.repaired) for r in rows] == [("BTC \ufffd long", 1), ("fine", 0)]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet='ab,"\n\r', max_size=60), st.integers(1, 6))
+def test_csv_records_resume_after_a_long_field_exactly_where_csv_would(text, limit):
+    """With a small field limit, every record the csv module reads whose fields fit comes back
+    unchanged, and every other one comes back as too long, both at the csv module's line."""
+    import csv
+    import io
+
+    from trademl.ingest.decoding import csv_records
+
+    expected = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    for fields in reader:
+        if fields and max(map(len, fields)) > limit:
+            expected.append((None, start))  # reported even when blank: it is not empty
+        elif len(fields) > 1 or (fields and fields[0].strip()):
+            expected.append((fields, start))
+        start = reader.line_num + 1
+    got = [
+        (rec.fields, rec.line)
+        for rec in csv_records(Path("t.csv"), io.BytesIO(text.encode()), limit)
+    ]
+    assert got == expected

@@ -18,6 +18,7 @@ Policy, the same for every ingest reader:
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,7 +74,7 @@ class Utf8Lines:
     def __init__(self, path: Path, fh: BinaryIO):
         self.path = path
         self._lines = iter(fh)
-        self._pending: list[str] = []
+        self._pending: list[str] = []  # lines split off one raw line, last first
         self.line_no = 0
         self.repairs = 0
         self._first_bad: tuple[int, int] | None = None
@@ -82,31 +83,38 @@ class Utf8Lines:
         self._record: list[str] = []
         self._keep = False
         first = next(self._lines, b"")
-        skip = check_bom(path, first)
-        self._head: bytes | None = first[skip:] if first else None
+        self._lines = itertools.chain((first[check_bom(path, first) :],), self._lines)
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        if not self._pending:
-            if self._head is not None:
-                raw, self._head = self._head, None
-            else:
-                raw = next(self._lines)  # StopIteration ends the file
-            self._pending = self._split(self._decode(raw))
-            self._pending.reverse()
-        line = self._pending.pop()
+        if self._pending:
+            line = self._pending.pop()
+        else:
+            raw = next(self._lines)  # StopIteration ends the file
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = self._decode(raw)
+            if "\r" in line and not (line.endswith("\r\n") and line.count("\r") == 1):
+                self._push(line)
+                line = self._pending.pop()
         self.line_no += 1
         if self._keep:
             self._record.append(line)
         return line
 
+    def _push(self, line: str) -> None:
+        self._pending = self._split(line)
+        self._pending.reverse()
+
     def mark(self, keep: bool = True) -> None:
         """The next line starts a record."""
         self.record_start = self.line_no + 1
         self._record_repairs_at = self.repairs
-        self._record.clear()
+        if self._record:
+            self._record = []
         self._keep = keep
 
     def record_repairs(self) -> int:
@@ -119,7 +127,7 @@ class Utf8Lines:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = self.line_no + 1
+            line = self.line_no + len(self._pending) + 1
             if self._first_bad is None:
                 self._first_bad = (line, raw[exc.start])
             self.repairs += 1
@@ -211,6 +219,7 @@ def csv_records(path: Path, fh: BinaryIO, field_limit: int) -> Iterator[CsvRecor
     while True:
         lines.mark()
         old = csv.field_size_limit(field_limit)
+        too_long = None
         try:
             fields = next(reader)
         except StopIteration:
@@ -218,20 +227,23 @@ def csv_records(path: Path, fh: BinaryIO, field_limit: int) -> Iterator[CsvRecor
         except csv.Error as exc:
             if "field larger than field limit" not in str(exc):
                 raise InputError(str(path), f"line {lines.record_start}: {exc}") from None
-            start, text = lines.record_start, lines.record_text()
+            too_long = lines.record_text()
+        finally:
+            csv.field_size_limit(old)
+        start, repaired = lines.record_start, lines.record_repairs()
+        if too_long is not None:
+            # Skip the rest of the record, following the quotes as the csv module would.
             lines.mark(keep=False)
-            ended, state = _scan_csv(text, _START)
+            ended, state = _scan_csv(too_long, _START)
             while not ended:
                 line = next(lines, None)
                 if line is None:
                     break
                 ended, state = _scan_csv(line, state)
-            yield CsvRecord(None, start, lines.record_repairs(), text[:field_limit])
-            continue
-        finally:
-            csv.field_size_limit(old)
-        if fields and any(f.strip() for f in fields):
-            yield CsvRecord(fields, lines.record_start, lines.record_repairs())
+            repaired = max(repaired, lines.record_repairs())
+            yield CsvRecord(None, start, repaired, too_long[:field_limit])
+        elif len(fields) > 1 or (fields and fields[0].strip()):  # blank lines are no records
+            yield CsvRecord(fields, start, repaired)
 
 
 def partial_fields(text: str) -> list[str]:

@@ -343,18 +343,23 @@ def read_csv_messages(
                     "csv", where, row_id or None, reason, values, date_of(values), rec.repaired
                 )
                 continue
-            row = dict(zip(fields, values, strict=True))
             row_id = values[i_id]
-            day = date_of(values)
-            if not row_id.strip():
-                yield quarantined("csv", where, None, "missing message id", row, day, rec.repaired)
-                continue
-            if day is None:
-                yield quarantined("csv", where, row_id, "unparseable date", row, None, rec.repaired)
-                continue
+            ts = parse_timestamp(values[i_date])
+            day = None if ts is None else day_of(ts)
             text, nul = strip_nul(values[i_text])
-            if not text.strip():
-                yield quarantined("csv", where, row_id, "no text", row, day, rec.repaired + nul)
+            repaired = rec.repaired + nul
+            problem = (
+                "missing message id"
+                if not row_id.strip()
+                else "unparseable date"
+                if ts is None
+                else "no text"
+                if not text.strip()
+                else None
+            )
+            if problem is not None:
+                row = dict(zip(fields, values, strict=True))
+                yield quarantined("csv", where, row_id.strip() or None, problem, row, day, repaired)
                 continue
             channel = (
                 (values[i_chan_id] if i_chan_id is not None else "")
@@ -366,13 +371,13 @@ def read_csv_messages(
                 "csv",
                 channel,
                 row_id,
-                parse_timestamp(values[i_date]),
+                ts,
                 text,
                 (values[i_author] if i_author is not None else "") or None,
                 (values[i_reply] if i_reply is not None else "") or None,
                 name,
                 where,
-                rec.repaired + nul,
+                repaired,
             )
 
 
