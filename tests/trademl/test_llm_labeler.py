@@ -139,8 +139,9 @@ def test_injected_instruction_does_not_get_its_label(text):
     with FakeLLMServer(script={"": "injection"}) as srv:  # a model that obeys the message
         run = LLMLabeler(endpoint(srv)).label(messages(text))
     assert all(row["label"] != "SIGNAL_LONG" for row in run.labels)
-    assert run.ungrounded and run.ungrounded[0]["answer"]["label"] == "SIGNAL_LONG"
-    assert run.stats["injection_suspected"] == 1
+    (held,) = run.ungrounded + run.review  # kept aside, never a label
+    assert held["answer"]["label"] == "SIGNAL_LONG"
+    assert run.stats["injection_suspected"] == 1  # still counted, though it decides nothing
 
 
 def test_cache_makes_a_rerun_free_and_does_not_cache_failures(tmp_path):

@@ -4,7 +4,14 @@ The test and benchmark server lives in :mod:`trademl.llm.fake_server` (not impor
 """
 
 from trademl.llm.cache import LabelCache
-from trademl.llm.client import ChatClient, ChatResult, LLMEndpoint, MalformedAnswer
+from trademl.llm.client import (
+    ChatClient,
+    ChatResult,
+    LLMAuthError,
+    LLMEndpoint,
+    LLMEndpointError,
+    MalformedAnswer,
+)
 from trademl.llm.labeler import ANSWER_SCHEMA, PROMPT_VERSION, LabelRun, LLMLabeler
 
 __all__ = [
@@ -12,7 +19,9 @@ __all__ = [
     "PROMPT_VERSION",
     "ChatClient",
     "ChatResult",
+    "LLMAuthError",
     "LLMEndpoint",
+    "LLMEndpointError",
     "LLMLabeler",
     "LabelCache",
     "LabelRun",
