@@ -51,6 +51,10 @@ def test_triple_barrier_labels_then_model_and_report(resources, tmp_path):
     assert json.loads((stored.path / "metrics.json").read_text())["n_test"] == metrics["n_test"]
     report = (lake / "reports" / "trade_label_model" / f"{version}.md").read_text()
     assert "naive_next_close" in report and "realised" in report
+    assert isinstance(model_meta["beats_naive_next_close"].value, bool)
+    assert ("does not beat" in report) != (
+        metrics["beats_naive_next_close"] and metrics["beats_naive_last_move"]
+    )
 
 
 def test_llm_labels_through_the_resource(resources, tmp_path):

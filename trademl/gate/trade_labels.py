@@ -145,6 +145,12 @@ def train_trade_label_model(
             r: round(float((realised == r).mean()), 4) for r in RECOMMENDATIONS
         },
     }
+    for name in ("naive_next_close", "naive_last_move"):
+        base = metrics[name]
+        metrics[f"beats_{name}"] = bool(
+            metrics["model"]["macro_f1_vs_realised"] > base["macro_f1_vs_realised"]
+            and metrics["model"]["pnl_atr_per_trade"] > base["pnl_atr_per_trade"]
+        )
     confusion = confusion_matrix(realised, pred, labels=list(RECOMMENDATIONS)).tolist()
     return TradeLabelModel(clf, target_model, stop_model, metrics, confusion)
 
@@ -179,6 +185,8 @@ def write_report(lake_reports: Path, version: str, model: TradeLabelModel) -> tu
             "|---|---|---|---|---|---|",
             *rows,
             "",
+            _verdict(m),
+            "",
             f"Target / stop distance MAE (ATRs): {m['model']['target_atr_mae']:.3f} / "
             f"{m['model']['stop_atr_mae']:.3f}. Realised classes: {m['realised_class_share']}.",
             "",
@@ -188,3 +196,14 @@ def write_report(lake_reports: Path, version: str, model: TradeLabelModel) -> tu
     )
     atomic_write_text(lake_reports / f"{version}.md", markdown)
     return markdown, png
+
+
+def _verdict(m: dict[str, Any]) -> str:
+    """One plain sentence: did the model beat both baselines on F1 and on P&L per trade?"""
+    if m["beats_naive_next_close"] and m["beats_naive_last_move"]:
+        return "**The model beats both naive baselines** (macro-F1 and P&L per trade)."
+    beaten = [n for n in ("naive_next_close", "naive_last_move") if m[f"beats_{n}"]]
+    return (
+        "**The model does not beat every naive baseline** on both macro-F1 and P&L per trade "
+        f"(beats: {', '.join(beaten) or 'none'}): treat its recommendations as unproven."
+    )

@@ -143,6 +143,8 @@ def trade_label_model(
             "pnl_atr_per_trade": m["model"]["pnl_atr_per_trade"],
             "naive_next_close_accuracy": m["naive_next_close"]["accuracy_vs_realised"],
             "naive_last_move_pnl_atr_per_trade": m["naive_last_move"]["pnl_atr_per_trade"],
+            "beats_naive_next_close": m["beats_naive_next_close"],
+            "beats_naive_last_move": m["beats_naive_last_move"],
             "metrics": m,
             "report": dg.MetadataValue.md(markdown),
             "confusion_png": dg.MetadataValue.path(str(png)),
