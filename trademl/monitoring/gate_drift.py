@@ -22,7 +22,6 @@ from scipy import stats as scipy_stats
 
 from trademl.errors import InputError
 from trademl.monitoring.stats import (
-    ErrorDrift,
     ReferenceBins,
     adwin_error_drift,
     bin_shares,
@@ -191,13 +190,13 @@ def gate_drift(
         "reference_mean": round(float(ref_proba.mean()), 5),
         "current_mean": round(float(cur_proba.mean()), 5),
     }
-    error = _error_drift(reference, ref, cur, cur_proba, predict_proba, features, settings)
+    error = _error_drift(ref, cur, cur_proba, predict_proba, features, settings)
     return DriftResult(
         drift_score=round(float(score), 4),
         drifted=bool(score > 1.0),
         features=per_feature,
         prediction=prediction,
-        error_drift=None if error is None else asdict(error[0]) | {"warmup_rows": error[1]},
+        error_drift=error,
         reference_rows=len(ref),
         current_rows=len(cur),
         current_dropped=int(dropped),
@@ -218,16 +217,16 @@ def gate_drift(
 
 
 def _error_drift(
-    reference_full: pd.DataFrame,
     ref: pd.DataFrame,
     cur: pd.DataFrame,
     cur_proba: np.ndarray,
     predict_proba,
     features: tuple[str, ...],
     settings: DriftSettings,
-) -> tuple[ErrorDrift, int] | None:
+) -> dict[str, Any] | None:
     """ADWIN over |label − p|: labelled reference rows just before the day (as many as the day
-    has), then the day's labelled rows, all in time order. None when the day has no outcomes."""
+    has; training rows, so their error is optimistic), then the day's labelled rows, all in time
+    order. None when the day has no outcomes yet."""
     if "label" not in cur.columns or "label" not in ref.columns:
         return None
     known = np.isfinite(cur["label"].to_numpy())
@@ -240,7 +239,16 @@ def _error_drift(
     before = before.sort_values("ts", kind="stable").tail(int(known.sum()))
     warm_p = np.clip(predict_proba(before[list(features)].to_numpy()), 0, 1) if len(before) else []
     warm_err = np.abs(before["label"].to_numpy() - np.asarray(warm_p, dtype=float))
-    return adwin_error_drift(warm_err, cur_err, settings.adwin_delta), len(before)
+    drift = adwin_error_drift(warm_err, cur_err, settings.adwin_delta)
+    times = np.sort(cur["ts"].to_numpy()[known])
+    first = drift.first_detection
+    return asdict(drift) | {
+        "warmup_rows": len(before),
+        "first_change_at": None
+        if first is None
+        else pd.Timestamp(times[first], unit="s", tz="UTC").isoformat(),
+        "mean_error_day": round(float(cur_err.mean()), 5),
+    }
 
 
 def _reference_id(ref: pd.DataFrame) -> str:

@@ -88,11 +88,15 @@ def write_drift_report(
     if e is None:
         lines.append("Outcomes of this day are not known yet (no gate_dataset labels): no ADWIN.")
     else:
+        first = f", the first at {e['first_change_at']}" if e["first_change_at"] else ""
         lines.append(
-            f"{e['detections']} change(s) detected in {result.labelled_current_rows:,} labelled "
-            f"rows after {e['warmup_rows']:,} warm-up rows; mean |label − p| "
-            f"{e['mean_error_before']:.4f} before, {e['mean_error_after']:.4f} at the end "
-            f"({'worse' if e['degraded'] else 'not worse'})."
+            f"{e['detections']} change(s) in the mean error over {result.labelled_current_rows:,} "
+            f"labelled rows of the day{first} (δ = ADWIN's delta; after {e['warmup_rows']:,} "
+            f"warm-up training rows). Mean |label − p|: {e['mean_error_before']:.4f} on the "
+            f"warm-up (in-sample), {e['mean_error_day']:.4f} over the day, "
+            f"{e['mean_error_after']:.4f} in ADWIN's final window "
+            f"({'worse' if e['degraded'] else 'not worse'} than the warm-up). ADWIN's figures "
+            "are reported beside drift_score, not folded into it."
         )
     lines += ["", f"![distributions]({png.name})", ""]
     markdown = "\n".join(lines)
