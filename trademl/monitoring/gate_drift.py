@@ -246,8 +246,9 @@ def _error_drift(
         "warmup_rows": len(before),
         "first_change_at": None
         if first is None
-        else pd.Timestamp(times[first], unit="s", tz="UTC").isoformat(),
+        else pd.Timestamp(times[first], unit="s", tz="UTC").floor("s").isoformat(),
         "mean_error_day": round(float(cur_err.mean()), 5),
+        "delta": settings.adwin_delta,
     }
 
 

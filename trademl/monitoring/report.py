@@ -91,8 +91,8 @@ def write_drift_report(
         first = f", the first at {e['first_change_at']}" if e["first_change_at"] else ""
         lines.append(
             f"{e['detections']} change(s) in the mean error over {result.labelled_current_rows:,} "
-            f"labelled rows of the day{first} (δ = ADWIN's delta; after {e['warmup_rows']:,} "
-            f"warm-up training rows). Mean |label − p|: {e['mean_error_before']:.4f} on the "
+            f"labelled rows of the day{first} (ADWIN, δ = {e['delta']:g}, after "
+            f"{e['warmup_rows']:,} warm-up training rows). Mean |label − p|: {e['mean_error_before']:.4f} on the "
             f"warm-up (in-sample), {e['mean_error_day']:.4f} over the day, "
             f"{e['mean_error_after']:.4f} in ADWIN's final window "
             f"({'worse' if e['degraded'] else 'not worse'} than the warm-up). ADWIN's figures "
