@@ -45,16 +45,19 @@ def run_demo() -> int:
         )
         if not result.success:
             return 1
-    for job_name in ("datasets_job", "retrain_job"):
+    job_seconds = {}
+    for job_name in ("datasets_job", "retrain_job", "gate_retrain_job"):
         t0 = time.monotonic()
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=RUN_LOGS
         )
-        print(f"{job_name}: {'ok' if result.success else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
+        job_seconds[job_name] = time.monotonic() - t0
+        print(f"{job_name}: {'ok' if result.success else 'FAILED'} ({job_seconds[job_name]:.1f} s)")
         if not result.success:
             return 1
 
     print_headlines(home, instance.root_directory, time.monotonic() - started)
+    print_gate_headlines(instance, job_seconds["gate_retrain_job"])
     print("\nsee it in the UI: make ui  (http://127.0.0.1:3000)")
     return 0
 
@@ -90,6 +93,34 @@ def print_headlines(home: Path, runs_dir: str, seconds: float) -> None:
             f"accuracy {m['classification']['accuracy']:.3f}, macro-F1 {m['classification']['macro_f1']:.3f}, "
             f"field micro-F1 {m['extraction']['micro_f1']:.3f}  [{extractor.name}]"
         )
+
+
+def print_gate_headlines(instance: dg.DagsterInstance, job_seconds: float) -> None:
+    """The trade gate's figures on its held-out (latest 20 %) test period, from its report."""
+    event = instance.get_latest_materialization_event(dg.AssetKey("gate_eval_report"))
+    trained = instance.get_latest_materialization_event(dg.AssetKey("onnx_gate"))
+    if event is None or trained is None:
+        print("gate: no evaluation report materialized")
+        return
+    m = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    t = {k: v.value for k, v in trained.asset_materialization.metadata.items()}
+    verdict = "learned nothing measurable (interval covers 0.5)" if m["learned_nothing"] else "better than chance"
+    print(
+        f"\ngate {m['version']}: AUC {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}] ({verdict}), "
+        f"F1@0.65 {m['f1']:.3f}, approval rate {m['approval_rate']:.3f}, purged-CV AUC {m['cv_auc']:.3f}; "
+        f"trained in {t['train_seconds']:.1f} s (gate_retrain_job {job_seconds:.0f} s)"
+    )
+    bt = m["backtest"]
+    for name in ("gated", "ungated", "heuristic"):
+        s = bt[name]
+        print(
+            f"  backtest {name:>9}: {s['trades']:5d} trades, win rate {s['win_rate']:.3f}, "
+            f"profit factor {s['profit_factor'] or float('nan'):.2f}, Sharpe {s['sharpe']:.2f}, "
+            f"max drawdown {s['max_drawdown']:.4f}"
+        )
+    dsr = m.get("deflated_sharpe")
+    print(f"  deflated Sharpe (for {t['n_candidates']} settings tried): {'n/a' if dsr is None else f'{dsr:.3f}'}")
+    print("  serve it: trademl gate serve   export it: trademl gate export --lang go")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def strategy_stats(trades: pd.DataFrame, days: float) -> dict:
     return {
         "trades": int(len(r)),
         "win_rate": float((r > 0).mean()),
-        "profit_factor": float(wins / losses) if losses > 0 else float("inf") if wins > 0 else 0.0,
+        "profit_factor": float(wins / losses) if losses > 0 else None,  # None: no losing trade
         "sharpe": float(per_trade * np.sqrt(per_year)),
         "sharpe_per_trade": float(per_trade),
         "max_drawdown": float(drawdown.max()),

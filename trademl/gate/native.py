@@ -35,6 +35,7 @@ class Tables:
     layers: list[tuple[np.ndarray, np.ndarray]] | None = None
     activation: str = "relu"
     value_scale: float = 1.0
+    depth: int = 0
 
 
 def tables_of(pipeline) -> Tables:
@@ -57,13 +58,14 @@ def tables_of(pipeline) -> Tables:
             t.roots.append(off)
             for i in range(tree.node_count):
                 leaf = tree.children_left[i] < 0
-                t.feature.append(-1 if leaf else int(tree.feature[i]))
-                t.threshold.append(0.0 if leaf else float(tree.threshold[i]))
-                t.left.append(-1 if leaf else off + int(tree.children_left[i]))
-                t.right.append(-1 if leaf else off + int(tree.children_right[i]))
+                t.feature.append(0 if leaf else int(tree.feature[i]))
+                t.threshold.append(_LEAF if leaf else float(tree.threshold[i]))
+                t.left.append(off + i if leaf else off + int(tree.children_left[i]))
+                t.right.append(off + i if leaf else off + int(tree.children_right[i]))
                 # scikit-learn adds learning_rate * leaf value per stage: keep both factors.
                 t.value.append(float(tree.value[i].ravel()[0]) if leaf else 0.0)
         t.value_scale = lr
+        t.depth = _max_depth(t)
         return t
     if name == "HistGradientBoostingClassifier":
         t.base = float(np.ravel(model._baseline_prediction)[0])
@@ -72,13 +74,15 @@ def tables_of(pipeline) -> Tables:
             off = len(t.feature)
             t.roots.append(off)
             for node in nodes:
+                i = len(t.feature) - off
                 leaf = bool(node["is_leaf"])
-                t.feature.append(-1 if leaf else int(node["feature_idx"]))
-                t.threshold.append(0.0 if leaf else float(node["num_threshold"]))
-                t.left.append(-1 if leaf else off + int(node["left"]))
-                t.right.append(-1 if leaf else off + int(node["right"]))
+                t.feature.append(0 if leaf else int(node["feature_idx"]))
+                t.threshold.append(_LEAF if leaf else float(node["num_threshold"]))
+                t.left.append(off + i if leaf else off + int(node["left"]))
+                t.right.append(off + i if leaf else off + int(node["right"]))
                 t.value.append(float(node["value"]) if leaf else 0.0)
         t.value_scale = 1.0
+        t.depth = _max_depth(t)
         return t
     if name == "MLPClassifier":
         if model.out_activation_ != "logistic":
@@ -93,6 +97,33 @@ def tables_of(pipeline) -> Tables:
             activation=model.activation,
         )
     raise ValueError(f"native export: {name} is not supported (gbc, hist_gbc or mlp)")
+
+
+#: A leaf is a node that sends every finite input back to itself: ``x <= DBL_MAX``, left = self.
+#: So every tree takes the same number of steps, with no leaf test in the loop: the compiler
+#: turns each step into a conditional move and the CPU overlaps consecutive trees.
+_LEAF = float(np.finfo(np.float64).max)
+
+
+def _max_depth(t: Tables) -> int:
+    best = 0
+    for root in t.roots:
+        stack = [(root, 0)]
+        while stack:
+            i, d = stack.pop()
+            if t.left[i] == i:
+                best = max(best, d)
+                continue
+            stack += [(t.left[i], d + 1), (t.right[i], d + 1)]
+    return best
+
+
+def _nodes(t: Tables, per_line: int = 4, pair: str = "") -> str:
+    items = [
+        f"{{{_num(thr)}, {pair}{{{left}, {right}}}, {feat}}}"
+        for thr, left, right, feat in zip(t.threshold, t.left, t.right, t.feature, strict=True)
+    ]
+    return ",\n    ".join(", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line))
 
 
 def _num(x: float) -> str:
@@ -123,11 +154,9 @@ def emit_c(pipeline, version: str = "unversioned") -> str:
     if t.kind == "trees":
         n, r = len(t.feature), len(t.roots)
         out += [
+            "struct gate_node { double threshold; int child[2]; int feature; };",
             f"static const int GATE_ROOT[{r}] = {{\n    {_list(t.roots, str, 16)}}};",
-            f"static const signed char GATE_FEATURE[{n}] = {{\n    {_list(t.feature, str, 24)}}};",
-            f"static const double GATE_THRESHOLD[{n}] = {{\n    {_list(t.threshold)}}};",
-            f"static const int GATE_LEFT[{n}] = {{\n    {_list(t.left, str, 16)}}};",
-            f"static const int GATE_RIGHT[{n}] = {{\n    {_list(t.right, str, 16)}}};",
+            f"static const struct gate_node GATE_NODE[{n}] = {{\n    {_nodes(t)}}};",
             f"static const double GATE_VALUE[{n}] = {{\n    {_list(t.value)}}};",
             "",
             "double approve_proba(double tick_ratio, double depth_ratio, double price_dist) {",
@@ -137,15 +166,21 @@ def emit_c(pipeline, version: str = "unversioned") -> str:
             "        double s = (raw_x[j] - GATE_MEAN[j]) / GATE_SCALE[j];",
             "        x[j] = (double)(float)s;" if t.cast_float32 else "        x[j] = s;",
             "    }",
+            # Depth outer, trees inner: the trees' steps are independent, so they overlap.
+            f"    int at[{r}];",
+            f"    for (int k = 0; k < {r}; k++) at[k] = GATE_ROOT[k];",
+            f"    for (int d = 0; d < {t.depth}; d++) {{",
+            f"        for (int k = 0; k < {r}; k++) {{",
+            "            const struct gate_node *node = &GATE_NODE[at[k]];",
+            # Indexing by the comparison keeps the step branch-free (no mispredictions).
+            "            at[k] = node->child[x[node->feature] > node->threshold];",
+            "        }",
+            "    }",
             f"    double raw = {_num(t.base)};",
             f"    for (int k = 0; k < {r}; k++) {{",
-            "        int i = GATE_ROOT[k];",
-            "        while (GATE_LEFT[i] >= 0) {",
-            "            i = x[GATE_FEATURE[i]] <= GATE_THRESHOLD[i] ? GATE_LEFT[i] : GATE_RIGHT[i];",
-            "        }",
-            f"        raw += {_num(t.value_scale)} * GATE_VALUE[i];"
+            f"        raw += {_num(t.value_scale)} * GATE_VALUE[at[k]];"
             if t.value_scale != 1.0
-            else "        raw += GATE_VALUE[i];",
+            else "        raw += GATE_VALUE[at[k]];",
             "    }",
             "    return 1.0 / (1.0 + exp(-raw));",
             "}",
@@ -206,11 +241,9 @@ def emit_go(pipeline, version: str = "unversioned", package: str = "gate") -> st
     if t.kind == "trees":
         n = len(t.feature)
         out += [
+            "type gateNode struct {\n\tthreshold float64\n\tchild     [2]int32\n\tfeature   int32\n}\n",
             f"var gateRoot = []int32{{\n    {_list(t.roots, str, 16)},\n}}",
-            f"var gateFeature = [{n}]int8{{\n    {_list(t.feature, str, 24)},\n}}",
-            f"var gateThreshold = [{n}]float64{{\n    {_list(t.threshold)},\n}}",
-            f"var gateLeft = [{n}]int32{{\n    {_list(t.left, str, 16)},\n}}",
-            f"var gateRight = [{n}]int32{{\n    {_list(t.right, str, 16)},\n}}",
+            f"var gateNodes = [{n}]gateNode{{\n    {_nodes(t, 3, '[2]int32')},\n}}",
             f"var gateValue = [{n}]float64{{\n    {_list(t.value)},\n}}",
             "",
             "// ApproveProba is approve_proba: P(the trade reverts) for one feature row.",
@@ -221,16 +254,20 @@ def emit_go(pipeline, version: str = "unversioned", package: str = "gate") -> st
             "\t\ts := (raw[j] - gateMean[j]) / gateScale[j]",
             "\t\tx[j] = float64(float32(s))" if t.cast_float32 else "\t\tx[j] = s",
             "\t}",
-            f"\tsum := {_num(t.base)}",
-            "\tfor _, root := range gateRoot {",
-            "\t\ti := root",
-            "\t\tfor gateLeft[i] >= 0 {",
-            "\t\t\tif x[gateFeature[i]] <= gateThreshold[i] {",
-            "\t\t\t\ti = gateLeft[i]",
-            "\t\t\t} else {",
-            "\t\t\t\ti = gateRight[i]",
+            f"\tvar at [{len(t.roots)}]int32",
+            "\tcopy(at[:], gateRoot)",
+            f"\tfor d := 0; d < {t.depth}; d++ {{",
+            "\t\tfor k := range at {",
+            "\t\t\tnode := &gateNodes[at[k]]",
+            "\t\t\tright := 0",
+            "\t\t\tif x[node.feature] > node.threshold {",
+            "\t\t\t\tright = 1",
             "\t\t\t}",
+            "\t\t\tat[k] = node.child[right]",
             "\t\t}",
+            "\t}",
+            f"\tsum := {_num(t.base)}",
+            "\tfor _, i := range at {",
             # A separate product keeps Go from fusing it into an FMA (scikit-learn rounds twice).
             f"\t\tstep := float64({_num(t.value_scale)} * gateValue[i])",
             "\t\tsum += step",
