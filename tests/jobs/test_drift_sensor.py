@@ -7,10 +7,13 @@ import pandas as pd
 import pytest
 
 from trademl.demo.market import simulate
-from trademl.gate.dataset import LabelSettings, build_gate_dataset
+from trademl.gate.dataset import LabelSettings, build_gate_dataset, feature_matrix
+from trademl.gate.onnx_export import export_onnx
+from trademl.gate.training import make_pipeline
 from trademl.ingest.market import FEATURE_COLUMNS, MARKET_FEATURES_SCHEMA
 from trademl.lake import Lake, atomic_path
 from trademl.monitoring.report import GATE_DATASET
+from trademl.registry import ModelRegistry
 from trademl_assets.monitoring import drift_report
 from trademl_jobs.drift import build_drift_sensor, drift_sensor
 from trademl_resources import LakeResource, ModelRegistryResource
@@ -39,10 +42,21 @@ def lake_root(tmp_path_factory):
     dataset, _, _ = build_gate_dataset(frame, LabelSettings())
     with atomic_path(root / GATE_DATASET) as tmp:
         dataset.to_parquet(tmp, index=False)
+    _champion_gate(dataset, root / "models", root / "staging")
     return root
 
 
-def _defs(root) -> dg.Definitions:
+def _champion_gate(dataset, registry_root, staging):
+    """A small gradient-boosting gate exported to ONNX and promoted: what drift_report scores."""
+    train = dataset[dataset["split"] == "train"].iloc[::4]  # a quarter of the rows: seconds
+    pipeline = make_pipeline("gbc").set_params(model__n_estimators=30, model__max_depth=3)
+    pipeline.fit(feature_matrix(train), train["label"].to_numpy())
+    export_onnx(pipeline, staging / "model.onnx")
+    registry = ModelRegistry(registry_root)
+    registry.promote("onnx_gate", registry.register("onnx_gate", staging))
+
+
+def _defs(root, registry="models") -> dg.Definitions:
     retrain = dg.define_asset_job("gate_retrain_job", selection=[drift_report])
     return dg.Definitions(
         assets=[drift_report],
@@ -50,7 +64,7 @@ def _defs(root) -> dg.Definitions:
         sensors=[drift_sensor],
         resources={
             "lake": LakeResource(root=str(root)),
-            "registry": ModelRegistryResource(root=str(root / "models")),
+            "registry": ModelRegistryResource(root=str(root / registry)),
         },
     )
 
@@ -90,6 +104,8 @@ def test_sensor_fires_once_on_the_regime_change_and_never_on_stable_days(lake_ro
         assert request.job_name in (None, "gate_retrain_job")
         assert request.tags["trademl/drift_partition"] == "2026-11-04"
         assert all(scores[d] < 1.0 for d in DAYS[:3]) and scores["2026-11-04"] > 5.0
+        assert meta["gate"].value.startswith("onnx:")  # the champion's probabilities
+        assert meta["prediction"].value["ratio"] > 1.0  # its outputs moved with the market
 
         # the same day re-materialized against the same reference: the same run key (one run)
         _materialize(defs, instance, "2026-11-04")
@@ -116,7 +132,7 @@ def test_sensor_threshold_and_missing_score(lake_root):
 
 
 def test_drift_report_metadata_and_files(lake_root):
-    defs = _defs(lake_root)
+    defs = _defs(lake_root, registry="no_models")
     with dg.instance_for_test() as instance:
         meta = _materialize(defs, instance, "2026-11-04")
     features = meta["features"].value
