@@ -111,7 +111,17 @@ def free_port() -> int:
 def start_server(model: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trademl.gate.cli", "gate", "serve", "--port", str(port), "--model", str(model)],
+        [
+            sys.executable,
+            "-m",
+            "trademl.gate.cli",
+            "gate",
+            "serve",
+            "--port",
+            str(port),
+            "--model",
+            str(model),
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -153,11 +163,16 @@ def _client(port, bodies, calls, out):
     conn.close()
 
 
-def server_concurrent(port: int, rows: np.ndarray, calls: int, clients: int = 16) -> tuple[float, float, float]:
+def server_concurrent(
+    port: int, rows: np.ndarray, calls: int, clients: int = 16
+) -> tuple[float, float, float]:
     bodies = [json.dumps({"features": r.tolist()}).encode() for r in rows[:2000]]
     per = max(calls // clients, 1)
     results: list[list[float]] = [[] for _ in range(clients)]
-    threads = [threading.Thread(target=_client, args=(port, bodies, per, results[k])) for k in range(clients)]
+    threads = [
+        threading.Thread(target=_client, args=(port, bodies, per, results[k]))
+        for k in range(clients)
+    ]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -191,9 +206,13 @@ def native(pipeline, rows: np.ndarray, calls: int, work: Path) -> tuple[float, f
     write_export(pipeline, "c", work, "bench")
     (work / "bench.c").write_text(BENCH_C)
     exe = work / "bench"
-    subprocess.run([cc, "-O2", "-std=gnu99", "-o", exe, work / "gate.c", work / "bench.c", "-lm"], check=True)
+    subprocess.run(
+        [cc, "-O2", "-std=gnu99", "-o", exe, work / "gate.c", work / "bench.c", "-lm"], check=True
+    )
     data = "\n".join(" ".join(repr(float(v)) for v in r) for r in rows)
-    out = subprocess.run([exe, str(len(rows)), str(calls)], input=data, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [exe, str(len(rows)), str(calls)], input=data, capture_output=True, text=True, check=True
+    )
     p50_ns, p99_ns, batch_ns = map(float, out.stdout.split())
     return p50_ns / 1e3, p99_ns / 1e3, len(rows) / (batch_ns / 1e9)
 
@@ -214,7 +233,9 @@ def process_per_call(model: Path, rows: np.ndarray, calls: int) -> tuple[float, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="registry root or onnx_gate version folder (default: fit one)")
+    parser.add_argument(
+        "--model", help="registry root or onnx_gate version folder (default: fit one)"
+    )
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--process-calls", type=int, default=30)
@@ -233,16 +254,32 @@ def main() -> int:
     gate = Gate.load(model_file)
     rng = np.random.default_rng(0)
     rows = np.column_stack(
-        [rng.uniform(0.2, 0.8, args.batch), rng.lognormal(0, 0.4, args.batch), rng.normal(0, 1.5, args.batch)]
+        [
+            rng.uniform(0.2, 0.8, args.batch),
+            rng.lognormal(0, 0.4, args.batch),
+            rng.normal(0, 1.5, args.batch),
+        ]
     )
     results: dict[str, dict] = {}
     sk = time_calls(lambda r: pipeline.predict_proba(r.reshape(1, -1)), rows, min(args.calls, 2000))
-    results["scikit-learn predict_proba"] = {"p50_us": sk[0], "p99_us": sk[1], "rows_per_s": time_batch(pipeline.predict_proba, rows)}
+    results["scikit-learn predict_proba"] = {
+        "p50_us": sk[0],
+        "p99_us": sk[1],
+        "rows_per_s": time_batch(pipeline.predict_proba, rows),
+    }
     ox = time_calls(gate.predict_proba, rows, args.calls)
-    results["onnxruntime in-process (Gate)"] = {"p50_us": ox[0], "p99_us": ox[1], "rows_per_s": time_batch(gate.predict_proba, rows)}
+    results["onnxruntime in-process (Gate)"] = {
+        "p50_us": ox[0],
+        "p99_us": ox[1],
+        "rows_per_s": time_batch(gate.predict_proba, rows),
+    }
     nat = native(pipeline, rows, args.calls * 10, work / "c")
     if nat is not None:
-        results["native C approve_proba"] = {"p50_us": nat[0], "p99_us": nat[1], "rows_per_s": nat[2]}
+        results["native C approve_proba"] = {
+            "p50_us": nat[0],
+            "p99_us": nat[1],
+            "rows_per_s": nat[2],
+        }
     proc, port = start_server(model_file.parent)
     try:
         seq = server_single(port, rows, args.calls)
@@ -252,18 +289,27 @@ def main() -> int:
         proc.terminate()
         proc.wait()
     results["server loopback, 1 client"] = {"p50_us": seq[0], "p99_us": seq[1], "rows_per_s": batch}
-    results["server loopback, 16 clients"] = {"p50_us": conc[0], "p99_us": conc[1], "requests_per_s": conc[2]}
+    results["server loopback, 16 clients"] = {
+        "p50_us": conc[0],
+        "p99_us": conc[1],
+        "requests_per_s": conc[2],
+    }
     pp = process_per_call(model_file.parent, rows, args.process_calls)
     results["fresh Python process per call"] = {"p50_us": pp[0], "p99_us": pp[1]}
 
-    print(f"gate {version}; {os.cpu_count()} CPUs; single-row over {args.calls:,} calls "
-          f"(scikit-learn 2,000, process {args.process_calls}); batch {args.batch:,} rows\n")
+    print(
+        f"gate {version}; {os.cpu_count()} CPUs; single-row over {args.calls:,} calls "
+        f"(scikit-learn 2,000, process {args.process_calls}); batch {args.batch:,} rows\n"
+    )
     print("| path | p50 | p99 | batch throughput |")
     print("|---|---|---|---|")
     for name, r in results.items():
         through = (
-            f"{r['rows_per_s']:,.0f} rows/s" if "rows_per_s" in r
-            else f"{r['requests_per_s']:,.0f} requests/s" if "requests_per_s" in r else "-"
+            f"{r['rows_per_s']:,.0f} rows/s"
+            if "rows_per_s" in r
+            else f"{r['requests_per_s']:,.0f} requests/s"
+            if "requests_per_s" in r
+            else "-"
         )
         print(f"| {name} | {_us(r['p50_us'])} | {_us(r['p99_us'])} | {through} |")
     onnx_p99 = results["onnxruntime in-process (Gate)"]["p99_us"]

@@ -104,7 +104,11 @@ def print_gate_headlines(instance: dg.DagsterInstance, job_seconds: float) -> No
         return
     m = {k: v.value for k, v in event.asset_materialization.metadata.items()}
     t = {k: v.value for k, v in trained.asset_materialization.metadata.items()}
-    verdict = "learned nothing measurable (interval covers 0.5)" if m["learned_nothing"] else "better than chance"
+    verdict = (
+        "learned nothing measurable (interval covers 0.5)"
+        if m["learned_nothing"]
+        else "better than chance"
+    )
     print(
         f"\ngate {m['version']}: AUC {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}] ({verdict}), "
         f"F1@0.65 {m['f1']:.3f}, approval rate {m['approval_rate']:.3f}, purged-CV AUC {m['cv_auc']:.3f}; "
@@ -119,7 +123,9 @@ def print_gate_headlines(instance: dg.DagsterInstance, job_seconds: float) -> No
             f"max drawdown {s['max_drawdown']:.4f}"
         )
     dsr = m.get("deflated_sharpe")
-    print(f"  deflated Sharpe (for {t['n_candidates']} settings tried): {'n/a' if dsr is None else f'{dsr:.3f}'}")
+    print(
+        f"  deflated Sharpe (for {t['n_candidates']} settings tried): {'n/a' if dsr is None else f'{dsr:.3f}'}"
+    )
     print("  serve it: trademl gate serve   export it: trademl gate export --lang go")
 
 

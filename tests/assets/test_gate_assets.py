@@ -75,7 +75,12 @@ def test_gate_retrain_registers_promotes_and_blocks_a_worse_one(ingested, resour
     champion = registry.champion("onnx_gate")
     assert champion is not None
     files = {p.name for p in champion.path.iterdir()}
-    assert {"model.onnx", "pipeline.joblib", "training_metrics.json", "feature_importance.json"} <= files
+    assert {
+        "model.onnx",
+        "pipeline.joblib",
+        "training_metrics.json",
+        "feature_importance.json",
+    } <= files
     trained = json.loads((champion.path / "training_metrics.json").read_text())
     assert {"auc_score", "f1_score", "n_samples", "positive_ratio", "best_params"} <= set(trained)
     onnx_meta = _meta(first, "onnx_gate")
@@ -89,9 +94,14 @@ def test_gate_retrain_registers_promotes_and_blocks_a_worse_one(ingested, resour
     gate = Gate.load(resources["registry"].root)
     assert gate.source == f"onnx:{champion.version}"
 
-    strict = {**resources, "registry": ModelRegistryResource(root=resources["registry"].root, promotion_margin=-1.0)}
-    second = build_definitions(strict).resolve_job_def("gate_retrain_job").execute_in_process(
-        instance=instance, run_config=SMALL, raise_on_error=False
+    strict = {
+        **resources,
+        "registry": ModelRegistryResource(root=resources["registry"].root, promotion_margin=-1.0),
+    }
+    second = (
+        build_definitions(strict)
+        .resolve_job_def("gate_retrain_job")
+        .execute_in_process(instance=instance, run_config=SMALL, raise_on_error=False)
     )
     assert not second.success
     checks = {c.check_name: c.passed for c in second.get_asset_check_evaluations()}
@@ -109,5 +119,8 @@ def test_too_few_rows_fails_with_counts_and_keeps_the_champion(ingested, resourc
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.error)
-    assert "training rows, at least 10,000,000 needed" in message and "champion is untouched" in message
+    assert (
+        "training rows, at least 10,000,000 needed" in message
+        and "champion is untouched" in message
+    )
     assert ModelRegistry(resources["registry"].root).champion("onnx_gate") is None

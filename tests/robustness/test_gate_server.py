@@ -86,7 +86,11 @@ def _server() -> GateServer:
         folder = Path(tempfile.mkdtemp(prefix="gate-robust-"))
         rng = np.random.default_rng(0)
         x = rng.normal(size=(400, 3))
-        pipeline = make_pipeline("gbc").set_params(model__n_estimators=10).fit(x, (x[:, 0] > 0).astype(int))
+        pipeline = (
+            make_pipeline("gbc")
+            .set_params(model__n_estimators=10)
+            .fit(x, (x[:, 0] > 0).astype(int))
+        )
         export_onnx(pipeline, folder / "model.onnx")
         srv = GateServer(folder, "127.0.0.1", 0, max_body=4096)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -101,7 +105,9 @@ def run_server(data: bytes) -> tuple[list[str], int]:
     out, bad = [], False
     try:
         for number, line in enumerate(data.split(b"\n")[:-1], start=1):
-            conn.request("POST", "/v1/approve", body=line, headers={"Content-Type": "application/json"})
+            conn.request(
+                "POST", "/v1/approve", body=line, headers={"Content-Type": "application/json"}
+            )
             response = conn.getresponse()
             answer = json.loads(response.read())
             if response.status != 200:

@@ -49,22 +49,28 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise TradeMLError(f"{exc} (train one with `make demo`, or pass --model)") from None
     pipeline_file = model_file.parent / "pipeline.joblib"
     if not pipeline_file.is_file():
-        raise TradeMLError(f"{pipeline_file}: missing; the version has no fitted pipeline to export")
+        raise TradeMLError(
+            f"{pipeline_file}: missing; the version has no fitted pipeline to export"
+        )
     path = write_export(joblib.load(pipeline_file), args.lang, args.out, version)
-    print(path)
+    sys.stdout.write(f"{path}\n")
     return 0
 
 
 def register(subparsers) -> None:
     """Add ``gate serve`` and ``gate export`` to the ``trademl`` command's sub-parsers."""
-    gate = subparsers.add_parser("gate", help="serve the trade gate over HTTP, or export it as C/Go")
+    gate = subparsers.add_parser(
+        "gate", help="serve the trade gate over HTTP, or export it as C/Go"
+    )
     gate_sub = gate.add_subparsers(dest="gate_command", required=True)
     model_help = (
         "registry root, onnx_gate version folder or model.onnx (default: $TRADEML_MODELS or "
         "$TRADEML_HOME/lake/models: its onnx_gate champion)"
     )
 
-    p = gate_sub.add_parser("serve", help="JSON over HTTP/1.1 keep-alive: POST /v1/approve, GET /health")
+    p = gate_sub.add_parser(
+        "serve", help="JSON over HTTP/1.1 keep-alive: POST /v1/approve, GET /health"
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     p.add_argument("--port", type=_port, default=8765)
     p.add_argument("--model", default=None, help=model_help)
@@ -85,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (TradeMLError, ValueError, OSError) as exc:
-        print(f"trademl gate {args.gate_command}: error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"trademl gate {args.gate_command}: error: {exc}\n")
         return 2
 
 

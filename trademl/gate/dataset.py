@@ -187,9 +187,10 @@ def assign_split(table: pd.DataFrame, test_fraction: float) -> tuple[pd.DataFram
 
 
 def build_gate_dataset(
-    frame: pd.DataFrame, settings: LabelSettings = LabelSettings()
+    frame: pd.DataFrame, settings: LabelSettings | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, DatasetStats]:
     """(labelled table ordered by time, quarantined rows, stats) from market_features rows."""
+    settings = settings or LabelSettings()
     clean, quarantine, stats = clean_features(frame)
     table, label_stats = label_rows(clean, settings)
     table, test_start = assign_split(table, settings.test_fraction)

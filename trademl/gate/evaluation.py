@@ -32,7 +32,12 @@ def auc_with_interval(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> d
     from sklearn.metrics import roc_auc_score
 
     if len(np.unique(y)) < 2:
-        return {"auc": float("nan"), "auc_low": float("nan"), "auc_high": float("nan"), "learned_nothing": True}
+        return {
+            "auc": float("nan"),
+            "auc_low": float("nan"),
+            "auc_high": float("nan"),
+            "learned_nothing": True,
+        }
     auc = float(roc_auc_score(y, p))
     rng = np.random.default_rng(seed)
     scores = []
@@ -40,7 +45,7 @@ def auc_with_interval(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> d
         idx = rng.integers(0, len(y), len(y))
         if y[idx].min() != y[idx].max():
             scores.append(roc_auc_score(y[idx], p[idx]))
-    low, high = (np.percentile(scores, [2.5, 97.5]) if scores else (np.nan, np.nan))
+    low, high = np.percentile(scores, [2.5, 97.5]) if scores else (np.nan, np.nan)
     return {
         "auc": auc,
         "auc_low": float(low),
@@ -89,7 +94,13 @@ def trade_returns(test: pd.DataFrame, approved: np.ndarray, cost_bps: float) -> 
     for _, rows in frame.groupby("symbol", sort=True):
         busy_until = None
         for ts, t1, price, exit_p, d, ok in zip(
-            rows["ts"], rows["t1"], rows["price"], rows["_exit"], rows["_dir"], rows["_ok"], strict=True
+            rows["ts"],
+            rows["t1"],
+            rows["price"],
+            rows["_exit"],
+            rows["_dir"],
+            rows["_ok"],
+            strict=True,
         ):
             if not ok or (busy_until is not None and ts < busy_until):
                 continue
@@ -102,7 +113,14 @@ def trade_returns(test: pd.DataFrame, approved: np.ndarray, cost_bps: float) -> 
 def strategy_stats(trades: pd.DataFrame, days: float) -> dict:
     r = trades["ret"].to_numpy() if len(trades) else np.zeros(0)
     if len(r) == 0:
-        return {"trades": 0, "win_rate": 0.0, "profit_factor": 0.0, "sharpe": 0.0, "max_drawdown": 0.0, "total_return": 0.0}
+        return {
+            "trades": 0,
+            "win_rate": 0.0,
+            "profit_factor": 0.0,
+            "sharpe": 0.0,
+            "max_drawdown": 0.0,
+            "total_return": 0.0,
+        }
     wins, losses = r[r > 0].sum(), -r[r < 0].sum()
     sd = r.std(ddof=1) if len(r) > 1 else 0.0
     per_trade = r.mean() / sd if sd > 0 else 0.0
@@ -137,7 +155,11 @@ def backtest(test: pd.DataFrame, gate: Gate, settings: EvalSettings, n_trials: i
     _, gated = gate.approve_many(x, settings.threshold)
     _, heuristic = Gate().approve_many(x, settings.threshold)
     out = {}
-    for name, approved in (("gated", gated), ("ungated", np.ones(len(x), bool)), ("heuristic", heuristic)):
+    for name, approved in (
+        ("gated", gated),
+        ("ungated", np.ones(len(x), bool)),
+        ("heuristic", heuristic),
+    ):
         trades = trade_returns(test, approved, settings.cost_bps)
         out[name] = strategy_stats(trades, days)
         if name == "gated":
@@ -160,5 +182,7 @@ def evaluate_gate(gate: Gate, test: pd.DataFrame, settings: EvalSettings, n_tria
         "n_test": int(len(y)),
         "backtest": backtest(test, gate, settings, n_trials),
     }
-    metrics["_curves"] = curves(y, p) if len(np.unique(y)) > 1 else {"roc": ([], []), "calibration": ([], [])}
+    metrics["_curves"] = (
+        curves(y, p) if len(np.unique(y)) > 1 else {"roc": ([], []), "calibration": ([], [])}
+    )
     return metrics

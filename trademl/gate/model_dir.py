@@ -39,13 +39,14 @@ class GateBuild:
 def build_gate_model(
     table: pd.DataFrame,
     out_dir: str | Path,
-    settings: TrainSettings = TrainSettings(),
+    settings: TrainSettings | None = None,
     parity_tolerance: float = 1e-5,
     log: Callable[[str], None] = lambda _: None,
 ) -> GateBuild:
     """Fit, export and check the gate into ``out_dir``; ParityError / NotEnoughData on failure."""
     import joblib
 
+    settings = settings or TrainSettings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trained = fit_gate(table, settings, log)
@@ -59,13 +60,17 @@ def build_gate_model(
             f"test rows exceeds {parity_tolerance:g}; not registered"
         )
     quant = quantization_effect(model_path, x_test[:5000])
-    log(f"onnx_gate: ONNX parity {check.max_abs_diff:.2e} on {check.n:,} rows; quantization: {quant['what_it_did']}")
+    log(
+        f"onnx_gate: ONNX parity {check.max_abs_diff:.2e} on {check.n:,} rows; quantization: {quant['what_it_did']}"
+    )
     joblib.dump(trained.pipeline, out / "pipeline.joblib")
     p = trained.pipeline.predict_proba(x_test)[:, 1] if len(x_test) else np.zeros(0)
     auc = auc_with_interval(y_test, p, 0, 0)["auc"] if len(x_test) else float("nan")
     cls = classification_metrics(y_test, p, DEFAULT_THRESHOLD)
     train = table[table["split"] == "train"]
-    importance = feature_importance(trained.pipeline, feature_matrix(train), train["label"].to_numpy())
+    importance = feature_importance(
+        trained.pipeline, feature_matrix(train), train["label"].to_numpy()
+    )
     metrics = {
         "auc_score": auc,
         "f1_score": cls["f1"],

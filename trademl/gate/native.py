@@ -93,7 +93,10 @@ def tables_of(pipeline) -> Tables:
             "mlp",
             t.mean,
             t.scale,
-            layers=[(np.asarray(w), np.asarray(b)) for w, b in zip(model.coefs_, model.intercepts_, strict=True)],
+            layers=[
+                (np.asarray(w), np.asarray(b))
+                for w, b in zip(model.coefs_, model.intercepts_, strict=True)
+            ],
             activation=model.activation,
         )
     raise ValueError(f"native export: {name} is not supported (gbc, hist_gbc or mlp)")
@@ -123,7 +126,9 @@ def _nodes(t: Tables, per_line: int = 4, pair: str = "") -> str:
         f"{{{_num(thr)}, {pair}{{{left}, {right}}}, {feat}}}"
         for thr, left, right, feat in zip(t.threshold, t.left, t.right, t.feature, strict=True)
     ]
-    return ",\n    ".join(", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line))
+    return ",\n    ".join(
+        ", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)
+    )
 
 
 def _num(x: float) -> str:
@@ -192,7 +197,7 @@ def emit_c(pipeline, version: str = "unversioned") -> str:
         "    double a0[3];",
         "    for (int j = 0; j < 3; j++) a0[j] = (raw_x[j] - GATE_MEAN[j]) / GATE_SCALE[j];",
     ]
-    prev, width = "a0", 3
+    prev = "a0"
     for k, (w, b) in enumerate(t.layers):
         n_in, n_out = w.shape
         out.append(f"static const double GATE_W{k}[{n_in * n_out}] = {{\n    {_list(w.ravel())}}};")
@@ -201,13 +206,13 @@ def emit_c(pipeline, version: str = "unversioned") -> str:
         body += [
             f"    double a{k + 1}[{n_out}];",
             f"    for (int o = 0; o < {n_out}; o++) {{",
-            f"        double s = 0.0;",
+            "        double s = 0.0;",
             f"        for (int i = 0; i < {n_in}; i++) s += {prev}[i] * GATE_W{k}[i * {n_out} + o];",
             f"        s += GATE_B{k}[o];",
             f"        a{k + 1}[o] = {'s' if last else _c_act(t.activation, 's')};",
             "    }",
         ]
-        prev, width = f"a{k + 1}", n_out
+        prev = f"a{k + 1}"
     body += [f"    return 1.0 / (1.0 + exp(-{prev}[0]));", "}"]
     return "\n".join(out + [""] + body) + "\n"
 

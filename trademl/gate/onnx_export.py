@@ -72,7 +72,9 @@ def to_onnx_model(pipeline):
     front = [
         helper.make_node("Sub", [INPUT_NAME, "scaler_mean"], ["centred"], name="scaler_sub"),
         helper.make_node("Div", ["centred", "scaler_scale"], ["scaled64"], name="scaler_div"),
-        helper.make_node("Cast", ["scaled64"], ["scaled32"], to=TensorProto.FLOAT, name="as_float32"),
+        helper.make_node(
+            "Cast", ["scaled64"], ["scaled32"], to=TensorProto.FLOAT, name="as_float32"
+        ),
     ]
     inits = [
         numpy_helper.from_array(np.asarray(mean, dtype=np.float64), "scaler_mean"),

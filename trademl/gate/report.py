@@ -45,7 +45,9 @@ def gate_report(
             x_label="predicted probability",
             y_label="observed frequency",
         ),
-        "importance": bars_png(importance, folder / f"{version}-importance.png", "feature importance"),
+        "importance": bars_png(
+            importance, folder / f"{version}-importance.png", "feature importance"
+        ),
     }
     verdict = (
         "**The gate has learned nothing measurable**: the AUC interval covers 0.5."
@@ -98,7 +100,9 @@ def gate_report(
     if champion is None:
         lines.append("No champion yet: this is the first gate.")
     else:
-        lines.append(f"Champion {champion['version']} on the same test rows; deltas (challenger − champion):")
+        lines.append(
+            f"Champion {champion['version']} on the same test rows; deltas (challenger − champion):"
+        )
         lines += [f"- {k}: {_fmt(v)}" for k, v in deltas.items()]
     lines += ["", *[f"![{k}]({p.name})" for k, p in pngs.items()], ""]
     markdown = "\n".join(lines)

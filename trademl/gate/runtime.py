@@ -34,6 +34,12 @@ class GateInputError(ValueError):
 
 def as_rows(rows: Any) -> np.ndarray:
     """``rows`` as a float64 (n, 3) array: one row of 3 or an (n, 3) array-like, all finite."""
+    if type(rows) in (list, tuple) and len(rows) == 3 and all(type(v) is float for v in rows):
+        # A bot's one row: plain floats checked in Python, cheaper than numpy's generic path.
+        if not (math.isfinite(rows[0]) and math.isfinite(rows[1]) and math.isfinite(rows[2])):
+            bad = [f for f, v in zip(FEATURES, rows, strict=True) if not math.isfinite(v)]
+            raise GateInputError(f"non-finite value in {', '.join(bad)}")
+        return np.array((rows,), dtype=np.float64)
     try:
         arr = np.asarray(rows, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -115,9 +121,7 @@ class Gate:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
-            session = ort.InferenceSession(
-                str(model), options, providers=["CPUExecutionProvider"]
-            )
+            session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
             names = [i.name for i in session.get_inputs()]
             if names != [INPUT_NAME]:
                 raise ValueError(f"model inputs are {names}, expected [{INPUT_NAME!r}]")
@@ -143,7 +147,9 @@ class Gate:
         out = self._session.run([PROBA_OUTPUT], {INPUT_NAME: arr.astype(self._dtype, copy=False)})
         return np.asarray(out[0], dtype=np.float64)[:, 1]
 
-    def approve_many(self, rows: Any, threshold: float = DEFAULT_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    def approve_many(
+        self, rows: Any, threshold: float = DEFAULT_THRESHOLD
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, approvals) for many rows."""
         arr = as_rows(rows)
         proba = self.predict_proba(arr)

@@ -55,7 +55,8 @@ def _row(value: Any, where: str) -> list[float]:
     if not isinstance(value, list) or len(value) != len(FEATURES):
         got = f"{len(value)} values" if isinstance(value, list) else type(value).__name__
         raise RequestError(
-            422, f"{where} must be a list of {len(FEATURES)} numbers ({', '.join(FEATURES)}); got {got}"
+            422,
+            f"{where} must be a list of {len(FEATURES)} numbers ({', '.join(FEATURES)}); got {got}",
         )
     for name, v in zip(FEATURES, value, strict=True):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -96,7 +97,9 @@ def answer_batch(gate: Gate, raw: bytes) -> dict:
     body = _parse(raw)
     rows = body.get("rows")
     if not isinstance(rows, list) or not rows:
-        raise RequestError(422, 'missing "rows": a non-empty list of [tick_ratio, depth_ratio, price_dist]')
+        raise RequestError(
+            422, 'missing "rows": a non-empty list of [tick_ratio, depth_ratio, price_dist]'
+        )
     if len(rows) > MAX_BATCH_ROWS:
         raise RequestError(413, f"{len(rows):,} rows in one batch; at most {MAX_BATCH_ROWS:,}")
     for i, row in enumerate(rows):
@@ -155,7 +158,15 @@ class GateHandler(BaseHTTPRequestHandler):
             self._send(404, {"error": f"no such endpoint GET {self.path}; try GET /health"})
             return
         gate = self.server.gate
-        self._send(200, {"status": "ok", "model": gate.version, "source": gate.source, "features": list(FEATURES)})
+        self._send(
+            200,
+            {
+                "status": "ok",
+                "model": gate.version,
+                "source": gate.source,
+                "features": list(FEATURES),
+            },
+        )
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         path = self.path.split("?")[0]
@@ -163,7 +174,9 @@ class GateHandler(BaseHTTPRequestHandler):
             raw = self._body()
             handler = {"/v1/approve": answer_one, "/v1/approve/batch": answer_batch}.get(path)
             if handler is None:
-                raise RequestError(404, f"no such endpoint POST {path}; use /v1/approve or /v1/approve/batch")
+                raise RequestError(
+                    404, f"no such endpoint POST {path}; use /v1/approve or /v1/approve/batch"
+                )
             self._send(200, handler(self.server.gate, raw))
         except RequestError as exc:
             self._send(exc.status, {"error": str(exc)})
@@ -223,7 +236,9 @@ class GateServer(ThreadingHTTPServer):
             try:
                 self.reload_if_changed()
             except Exception as exc:  # a half-copied registry must not kill the watcher
-                log.warning(f"trademl gate serve: reload check failed ({exc}); keeping {self.gate.source}")
+                log.warning(
+                    f"trademl gate serve: reload check failed ({exc}); keeping {self.gate.source}"
+                )
 
     def server_close(self) -> None:
         self._stop.set()
@@ -232,7 +247,9 @@ class GateServer(ThreadingHTTPServer):
 
 def serve(model, host: str = "127.0.0.1", port: int = 8765) -> None:
     server = GateServer(model, host, port)
-    log.warning(f"trademl gate serve: {server.gate.source} on http://{host}:{server.server_address[1]}")
+    log.warning(
+        f"trademl gate serve: {server.gate.source} on http://{host}:{server.server_address[1]}"
+    )
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:

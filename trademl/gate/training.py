@@ -87,7 +87,11 @@ def param_grid(settings: TrainSettings) -> dict[str, list]:
     if settings.estimator == "gbc":
         return DESK_GRID if settings.full_grid else QUICK_GRID
     if settings.estimator == "hist_gbc":
-        return HIST_GRID if settings.full_grid else {"max_iter": [100], "max_depth": [3, 5], "learning_rate": [0.1]}
+        return (
+            HIST_GRID
+            if settings.full_grid
+            else {"max_iter": [100], "max_depth": [3, 5], "learning_rate": [0.1]}
+        )
     return MLP_GRID
 
 
@@ -117,7 +121,9 @@ def purged_kfold(times: pd.Series, t1: pd.Series, n_splits: int, embargo_s: floa
     )
 
 
-def check_trainable(train: pd.DataFrame, settings: TrainSettings, name: str = "gate_dataset") -> None:
+def check_trainable(
+    train: pd.DataFrame, settings: TrainSettings, name: str = "gate_dataset"
+) -> None:
     """NotEnoughData with the counts when the train split is too small or has one class."""
     n = len(train)
     pos = int(train["label"].sum()) if n else 0
@@ -147,10 +153,11 @@ def train_split(table: pd.DataFrame, embargo_s: float) -> tuple[pd.DataFrame, in
 
 def fit_gate(
     table: pd.DataFrame,
-    settings: TrainSettings = TrainSettings(),
+    settings: TrainSettings | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> TrainedGate:
     """Search the grid under purged CV on the train split, refit the best on all of it."""
+    settings = settings or TrainSettings()
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV
 
@@ -174,7 +181,9 @@ def fit_gate(
             **common,
         )
     else:
-        search = GridSearchCV(make_pipeline(settings.estimator, settings.random_state), grid, **common)
+        search = GridSearchCV(
+            make_pipeline(settings.estimator, settings.random_state), grid, **common
+        )
     search.fit(x_search, y_search)
     results = search.cv_results_
     last = np.asarray(results.get("iter", np.zeros(len(results["params"]))))

@@ -13,10 +13,18 @@ def deployed_gate(
     reg = registry.registry()
     name, version = gate_eval_report["name"], gate_eval_report["version"]
     previous = reg.champion(name)
-    reason = f"dagster run {context.run.run_id}; deltas {gate_eval_report['deltas'] or 'first model'}"
+    reason = (
+        f"dagster run {context.run.run_id}; deltas {gate_eval_report['deltas'] or 'first model'}"
+    )
     reg.promote(name, version, reason=reason)
-    context.log.info(f"{name}: champion is now {version} (was {previous.version if previous else 'none'})")
+    context.log.info(
+        f"{name}: champion is now {version} (was {previous.version if previous else 'none'})"
+    )
     context.add_output_metadata(
         {f"{name}_version": version, f"{name}_previous": previous.version if previous else "none"}
     )
-    return {"version": version, "previous": previous.version if previous else None, "path": str(reg.deployed_path(name))}
+    return {
+        "version": version,
+        "previous": previous.version if previous else None,
+        "path": str(reg.deployed_path(name)),
+    }

@@ -26,7 +26,9 @@ def load_market_features(lake: Lake) -> pd.DataFrame:
     days = lake.partitions("raw", "market_features")
     if not days:
         raise dg.Failure(f"gate_dataset: no market_features partitions under {lake.root / 'raw'}")
-    return pd.concat([pd.read_parquet(lake.raw("market_features", d)) for d in days], ignore_index=True)
+    return pd.concat(
+        [pd.read_parquet(lake.raw("market_features", d)) for d in days], ignore_index=True
+    )
 
 
 class GateDatasetConfig(dg.Config):
@@ -92,7 +94,9 @@ class OnnxGateConfig(dg.Config):
     parity_tolerance: float = 1e-5
 
 
-@dg.asset(group_name="gate", deps=["gate_dataset"], kinds={"scikit-learn", "onnx"}, op_tags=TRAINING_TAGS)
+@dg.asset(
+    group_name="gate", deps=["gate_dataset"], kinds={"scikit-learn", "onnx"}, op_tags=TRAINING_TAGS
+)
 def onnx_gate(
     context: dg.AssetExecutionContext,
     config: OnnxGateConfig,
@@ -112,7 +116,11 @@ def onnx_gate(
         version = registry.registry().register(
             MODEL_NAME,
             staging,
-            {"metrics": built.metrics, "quantization": built.quantization, "dagster_run_id": context.run.run_id},
+            {
+                "metrics": built.metrics,
+                "quantization": built.quantization,
+                "dagster_run_id": context.run.run_id,
+            },
         )
     m = built.metrics
     context.add_output_metadata(

@@ -50,7 +50,9 @@ def gate_eval_report(
         champion_metrics = _headline(evaluate_gate(champ_gate, test, settings, n_trials))
         champion_info = {"version": champion.version, "metrics": champion_metrics}
         _, deltas = registry.registry().compare(metrics, champion_metrics, GATE_KEYS)
-    importance = {k: float(v) for k, v in pd.read_json(path / "feature_importance.json", typ="series").items()}
+    importance = {
+        k: float(v) for k, v in pd.read_json(path / "feature_importance.json", typ="series").items()
+    }
     markdown, pngs = gate_report(
         lake.lake(), onnx_gate["version"], metrics, trained, importance, champion_info, deltas
     )

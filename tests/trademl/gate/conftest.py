@@ -12,9 +12,11 @@ from trademl.registry import ModelRegistry
 def synthetic_rows(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows shaped like the feed (float32 values) with a learnable label."""
     rng = np.random.default_rng(seed)
-    x = np.column_stack(
-        [rng.uniform(0, 1, n), rng.lognormal(0, 0.5, n), rng.normal(0, 1.5, n)]
-    ).astype(np.float32).astype(np.float64)
+    x = (
+        np.column_stack([rng.uniform(0, 1, n), rng.lognormal(0, 0.5, n), rng.normal(0, 1.5, n)])
+        .astype(np.float32)
+        .astype(np.float64)
+    )
     logit = 2.5 * (x[:, 0] - 0.5) + 1.5 * np.log(x[:, 1]) - 0.8 * np.abs(x[:, 2])
     y = (logit + rng.logistic(size=n) > 0).astype(int)
     return x, y
@@ -23,7 +25,10 @@ def synthetic_rows(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 def fitted(estimator: str = "gbc", seed: int = 0, **params):
     x, y = synthetic_rows(seed=seed)
     pipeline = make_pipeline(estimator, random_state=seed)
-    defaults = {"gbc": {"model__n_estimators": 30, "model__max_depth": 3}, "hist_gbc": {"model__max_iter": 30}}
+    defaults = {
+        "gbc": {"model__n_estimators": 30, "model__max_depth": 3},
+        "hist_gbc": {"model__max_iter": 30},
+    }
     pipeline.set_params(**{**defaults.get(estimator, {}), **params})
     return pipeline.fit(x, y)
 

@@ -26,11 +26,16 @@ def test_register_adds_serve_and_export():
         parser().parse_args(["gate", "serve", "--port", "70000"])
 
 
-@pytest.mark.parametrize("lang, name, needle", [("c", "gate.c", "double approve_proba("), ("go", "gate.go", "func ApproveProba(")])
+@pytest.mark.parametrize(
+    "lang, name, needle",
+    [("c", "gate.c", "double approve_proba("), ("go", "gate.go", "func ApproveProba(")],
+)
 def test_export_writes_the_champion(gate_registry, tmp_path, capsys, lang, name, needle):
     root, _, version = gate_registry
     out = tmp_path / "out"
-    assert cli.main(["gate", "export", "--lang", lang, "--out", str(out), "--model", str(root)]) == 0
+    assert (
+        cli.main(["gate", "export", "--lang", lang, "--out", str(out), "--model", str(root)]) == 0
+    )
     source = (out / name).read_text()
     assert needle in source and version in source
     assert capsys.readouterr().out.strip() == str(out / name)

@@ -11,7 +11,16 @@ from trademl.gate import FEATURES
 from trademl.gate.dataset import LabelSettings, build_gate_dataset
 
 T0 = pd.Timestamp("2026-11-01T00:00:00Z")
-COLUMNS = ("tick_ratio", "depth_ratio", "price_dist", "price", "vwap", "std_dev", "bid_vol", "ask_vol")
+COLUMNS = (
+    "tick_ratio",
+    "depth_ratio",
+    "price_dist",
+    "price",
+    "vwap",
+    "std_dev",
+    "bid_vol",
+    "ask_vol",
+)
 
 
 def frame(times_s, prices, dists, symbol="BTCUSDT") -> pd.DataFrame:
@@ -50,7 +59,9 @@ def test_labels_on_a_hand_built_path(rule, labels):
 
 
 def test_reversal_needs_the_move_against_price_dist():
-    below = [-1.0] * 10  # price below VWAP: the fall at row 4 is away from it, the rise at 6 toward it
+    below = [
+        -1.0
+    ] * 10  # price below VWAP: the fall at row 4 is away from it, the rise at 6 toward it
     table, _, _ = build_gate_dataset(
         frame(range(0, 100, 10), PRICES, below), LabelSettings(rule="reversal", **SETTINGS)
     )
@@ -90,7 +101,8 @@ def test_unsorted_duplicates_and_bad_values():
     table, quarantine, stats = build_gate_dataset(shuffled, LabelSettings(**SETTINGS))
     assert stats.rows_in == 14 and stats.duplicates == 1
     assert sorted(quarantine["reason"]) == sorted(
-        ["non-finite price", "non-finite price_dist"] + ["duplicate timestamp with different values"] * 2
+        ["non-finite price", "non-finite price_dist"]
+        + ["duplicate timestamp with different values"] * 2
     )
     assert stats.quarantined == 4
     assert table["ts"].is_monotonic_increasing
@@ -112,15 +124,19 @@ def test_no_feature_uses_data_after_its_row():
     """Scramble everything after a cut: every row before it keeps its features, σ and segment,
     and every label that ends before the cut is unchanged."""
     path, features = simulate("ETHUSDT", seed=5, start_date=date(2026, 11, 1), days=1)
-    f = pd.DataFrame(features).assign(
-        symbol="ETHUSDT", timestamp=pd.to_datetime(path.epoch_ms, unit="ms", utc=True)
-    ).iloc[:3000]
+    f = (
+        pd.DataFrame(features)
+        .assign(symbol="ETHUSDT", timestamp=pd.to_datetime(path.epoch_ms, unit="ms", utc=True))
+        .iloc[:3000]
+    )
     cut = f["timestamp"].iloc[2000]
     future = f["timestamp"] > cut
     rng = np.random.default_rng(0)
     scrambled = f.copy()
     for col in COLUMNS:
-        scrambled.loc[future, col] = scrambled.loc[future, col] * rng.uniform(0.5, 1.5, future.sum())
+        scrambled.loc[future, col] = scrambled.loc[future, col] * rng.uniform(
+            0.5, 1.5, future.sum()
+        )
     scrambled = scrambled[~(future & (rng.random(len(f)) < 0.3))]  # and drop rows: gaps appear
     a, _, _ = build_gate_dataset(f)
     b, _, _ = build_gate_dataset(scrambled)

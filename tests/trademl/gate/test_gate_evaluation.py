@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from trademl.gate import Gate
-from trademl.gate.evaluation import auc_with_interval, classification_metrics, strategy_stats, trade_returns
+from trademl.gate.evaluation import (
+    auc_with_interval,
+    classification_metrics,
+    strategy_stats,
+    trade_returns,
+)
 
 T0 = pd.Timestamp("2026-11-01T00:00:00Z")
 

@@ -106,7 +106,17 @@ def test_native_c_parity(tmp_path, make_fitted, rows, estimator):
     (tmp_path / "main.c").write_text(MAIN_C)
     exe = tmp_path / "gate"
     subprocess.run(
-        [cc, "-O2", "-std=c99", "-ffp-contract=off", "-o", exe, tmp_path / "gate.c", tmp_path / "main.c", "-lm"],
+        [
+            cc,
+            "-O2",
+            "-std=c99",
+            "-ffp-contract=off",
+            "-o",
+            exe,
+            tmp_path / "gate.c",
+            tmp_path / "main.c",
+            "-lm",
+        ],
         check=True,
     )
     out = subprocess.run([exe], input=_input(x), capture_output=True, text=True, check=True)
@@ -118,15 +128,25 @@ def test_native_c_parity(tmp_path, make_fitted, rows, estimator):
 def test_native_go_parity(tmp_path, make_fitted, rows, estimator):
     go = go_binary()
     if go is None:
-        pytest.skip("Go toolchain not found: run scripts/ensure_services.sh as root (apt golang-go)")
+        pytest.skip(
+            "Go toolchain not found: run scripts/ensure_services.sh as root (apt golang-go)"
+        )
     pipeline = make_fitted(estimator)
     x, _ = rows(3000, seed=4)
     source = write_export(pipeline, "go", tmp_path, "test").read_text()
     (tmp_path / "gate.go").write_text(source.replace("package gate", "package main", 1))
     (tmp_path / "main.go").write_text(MAIN_GO)
     (tmp_path / "go.mod").write_text("module gatecheck\n\ngo 1.19\n")
-    env = {**os.environ, "GOCACHE": str(tmp_path / ".gocache"), "GOPATH": str(tmp_path / ".gopath"), "GOFLAGS": "-mod=mod", "GO111MODULE": "on"}
-    out = subprocess.run([go, "run", "."], cwd=tmp_path, input=_input(x), capture_output=True, text=True, env=env)
+    env = {
+        **os.environ,
+        "GOCACHE": str(tmp_path / ".gocache"),
+        "GOPATH": str(tmp_path / ".gopath"),
+        "GOFLAGS": "-mod=mod",
+        "GO111MODULE": "on",
+    }
+    out = subprocess.run(
+        [go, "run", "."], cwd=tmp_path, input=_input(x), capture_output=True, text=True, env=env
+    )
     assert out.returncode == 0, out.stderr
     native = np.array(out.stdout.split(), dtype=float)
     assert np.abs(native - pipeline.predict_proba(x)[:, 1]).max() <= 1e-9

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from trademl.gate.server import GateServer
 from trademl.gate.runtime import Gate
+from trademl.gate.server import GateServer
 
 
 @pytest.fixture
@@ -46,7 +46,9 @@ def test_answers_match_the_runtime_on_one_keep_alive_connection(server, gate_reg
         assert status == 200 and answer["model"] == version
         assert answer["proba"] == pytest.approx(gate.predict_proba(row)[0], abs=1e-12)
         assert answer["approve"] == (answer["proba"] >= 0.65)
-    status, answer = call(conn, "POST", "/v1/approve", {"features": x[0].tolist(), "threshold": 0.0})
+    status, answer = call(
+        conn, "POST", "/v1/approve", {"features": x[0].tolist(), "threshold": 0.0}
+    )
     assert answer["approve"] is True
     status, batch = call(conn, "POST", "/v1/approve/batch", {"rows": x.tolist(), "threshold": 0.5})
     assert status == 200 and len(batch["proba"]) == 20
@@ -129,7 +131,9 @@ def test_champion_swap_under_load_fails_no_request(server, tmp_path, make_fitted
     joblib.dump(challenger, folder / "pipeline.joblib")
     new = registry.register("onnx_gate", folder)
     stop, results, errors = threading.Event(), [], []
-    clients = [threading.Thread(target=_hammer, args=(srv, stop, results, errors)) for _ in range(6)]
+    clients = [
+        threading.Thread(target=_hammer, args=(srv, stop, results, errors)) for _ in range(6)
+    ]
     for c in clients:
         c.start()
     time.sleep(0.4)

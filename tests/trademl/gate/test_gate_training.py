@@ -60,7 +60,9 @@ def test_fit_gate_searches_the_grid_and_purges_the_split_boundary():
 
 def test_too_few_rows_says_how_many():
     # 200 train rows, less the 12 whose 60 s label runs into the test period.
-    with pytest.raises(NotEnoughData, match=r"gate_dataset: 188 training rows, at least 200 needed"):
+    with pytest.raises(
+        NotEnoughData, match=r"gate_dataset: 188 training rows, at least 200 needed"
+    ):
         fit_gate(table(250), TrainSettings(embargo_s=0))
 
 
