@@ -55,15 +55,6 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     )
 
 
-def ks_statistic(reference_sorted: np.ndarray, current: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic (the same D as ``scipy.stats.ks_2samp``)."""
-    cur = np.sort(current)
-    grid = np.concatenate((reference_sorted, cur))
-    cdf_ref = np.searchsorted(reference_sorted, grid, side="right") / len(reference_sorted)
-    cdf_cur = np.searchsorted(cur, grid, side="right") / len(cur)
-    return float(np.max(np.abs(cdf_ref - cdf_cur)))
-
-
 def block_length(rows: int, spacing_s: float, block_minutes: float, n_current: int) -> int:
     """Rows per bootstrap block: ``block_minutes`` of data, at most a quarter of the current
     sample (so a sample holds several blocks), at least one row."""
