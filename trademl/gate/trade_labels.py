@@ -60,6 +60,8 @@ def train_trade_label_model(
 
     from trademl.gate.ai_labels import prepare_candles
 
+    if not 0 < test_fraction < 1:
+        raise InputError("trade_label_model config", f"test_fraction {test_fraction} not in (0, 1)")
     labels = labels.sort_values("open_time", kind="stable").reset_index(drop=True)
     cut = int(round(len(labels) * (1 - test_fraction)))
     train, test = labels.iloc[:cut], labels.iloc[cut:]

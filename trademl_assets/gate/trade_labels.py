@@ -1,6 +1,7 @@
 """ai_trade_labels (LLM or triple-barrier labels of sampled candle points) and trade_label_model."""
 
 import json
+from dataclasses import asdict
 
 import dagster as dg
 import pandas as pd
@@ -11,6 +12,8 @@ from trademl.lake import Lake, atomic_path, atomic_write_text
 from trademl_resources import LakeResource, LLMResource, ModelRegistryResource
 
 LABELS_PATH = ("labels", "ai_trade_labels.parquet")
+#: The sampling settings the labels were made with: trade_label_model scores with the same ones.
+SETTINGS_PATH = ("labels", "ai_trade_labels.settings.json")
 
 
 class TradeLabelsConfig(dg.Config):
@@ -75,6 +78,8 @@ def ai_trade_labels(
     path = store.root.joinpath(*LABELS_PATH)
     with atomic_path(path) as tmp:
         run.labels.to_parquet(tmp, index=False)
+    settings = {**asdict(config.settings()), "days": config.days}
+    atomic_write_text(store.root.joinpath(*SETTINGS_PATH), json.dumps(settings, indent=2))
     quarantine = store.root / "quarantine" / "ai_trade_labels" / "invalid.jsonl"
     atomic_write_text(quarantine, "".join(json.dumps(r, default=str) + "\n" for r in run.invalid))
     if endpoint is None:
@@ -97,10 +102,18 @@ def ai_trade_labels(
     )
 
 
+class TradeLabelModelConfig(dg.Config):
+    """The chronological held-out share and the forests' seed (sampling settings come from the
+    labels' own settings file, so the model is scored on the horizon and barrier they used)."""
+
+    test_fraction: float = 0.3
+    seed: int = 0
+
+
 @dg.asset(group_name="gate", deps=["ai_trade_labels", "candles"], kinds={"scikit-learn"})
 def trade_label_model(
     context: dg.AssetExecutionContext,
-    config: TradeLabelsConfig,
+    config: TradeLabelModelConfig,
     lake: LakeResource,
     registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
@@ -113,7 +126,15 @@ def trade_label_model(
 
     store = lake.lake()
     labels = pd.read_parquet(store.root.joinpath(*LABELS_PATH))
-    model = train_trade_label_model(labels, read_candles(store, config.days), config.settings())
+    used = json.loads(store.root.joinpath(*SETTINGS_PATH).read_text())
+    days = used.pop("days")
+    model = train_trade_label_model(
+        labels,
+        read_candles(store, days),
+        SampleSettings(**used),
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         joblib.dump(
