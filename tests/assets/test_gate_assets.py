@@ -124,3 +124,23 @@ def test_too_few_rows_fails_with_counts_and_keeps_the_champion(ingested, resourc
         and "champion is untouched" in message
     )
     assert ModelRegistry(resources["registry"].root).champion("onnx_gate") is None
+
+
+def test_gate_public_surface(resources):
+    """Keys, the retrain job the drift sensor requests, 4-hour freshness, the blocking check."""
+    defs = build_definitions(resources)
+    graph = defs.resolve_asset_graph()
+    gate_keys = ["gate_dataset", "onnx_gate", "gate_eval_report", "deployed_gate"]
+    job = defs.resolve_job_def("gate_retrain_job")
+    assert sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys) == sorted(
+        gate_keys
+    )
+    assert job.tags["resource"] == "gpu"
+    assert graph.get(dg.AssetKey("gate_dataset")).group_name == "gate"
+    assert graph.get(dg.AssetKey("onnx_gate")).group_name == "gate"
+    for key in gate_keys:
+        node = graph.get(dg.AssetKey(key))
+        assert node.freshness_policy is not None and node.automation_condition is not None, key
+    check_key = dg.AssetCheckKey(dg.AssetKey("gate_eval_report"), "gate_not_worse_than_champion")
+    assert check_key in graph.asset_check_keys
+    assert graph.get_check_spec(check_key).blocking
