@@ -114,6 +114,10 @@ def print_gate_headlines(instance: dg.DagsterInstance, job_seconds: float) -> No
         f"F1@0.65 {m['f1']:.3f}, approval rate {m['approval_rate']:.3f}, purged-CV AUC {m['cv_auc']:.3f}; "
         f"trained in {t['train_seconds']:.1f} s (gate_retrain_job {job_seconds:.0f} s)"
     )
+    print(
+        f"  highest probability {m['max_proba']:.3f}; best F1 at any threshold "
+        f"{m['best_f1_on_test']:.3f} at {m['best_f1_threshold']:.3f} (diagnostic, picked on test)"
+    )
     bt = m["backtest"]
     for name in ("gated", "ungated", "heuristic"):
         s = bt[name]

@@ -58,7 +58,19 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
     from sklearn.metrics import f1_score, precision_score, recall_score
 
     pred = (p >= threshold).astype(int)
+    best_f1, best_at = 0.0, threshold
+    if len(y) and 0 < y.sum() < len(y):
+        from sklearn.metrics import precision_recall_curve
+
+        prec, rec, cuts = precision_recall_curve(y, p)
+        f1s = 2 * prec[:-1] * rec[:-1] / np.maximum(prec[:-1] + rec[:-1], 1e-12)
+        k = int(np.argmax(f1s))
+        best_f1, best_at = float(f1s[k]), float(cuts[k])
     return {
+        "max_proba": float(p.max()) if len(p) else 0.0,
+        # Diagnostic only: a threshold picked on the test split itself flatters the model.
+        "best_f1_on_test": best_f1,
+        "best_f1_threshold": best_at,
         "f1": float(f1_score(y, pred, zero_division=0)),
         "precision": float(precision_score(y, pred, zero_division=0)),
         "recall": float(recall_score(y, pred, zero_division=0)),

@@ -67,6 +67,9 @@ def gate_report(
         f"| F1 @ {metrics['threshold']} | {metrics['f1']:.4f} | |",
         f"| precision / recall | {metrics['precision']:.4f} / {metrics['recall']:.4f} | |",
         f"| approval rate | {metrics['approval_rate']:.4f} | |",
+        f"| highest probability | {metrics['max_proba']:.4f} | |",
+        f"| best F1 at any threshold (diagnostic, picked on test) | "
+        f"{metrics['best_f1_on_test']:.4f} at {metrics['best_f1_threshold']:.3f} | |",
         f"| positive ratio | {metrics['positive_ratio']:.4f} | |",
         f"| rows | {metrics['n_test']:,} | {training['n_train']:,} |",
         "",

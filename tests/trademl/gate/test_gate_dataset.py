@@ -149,3 +149,42 @@ def test_no_feature_uses_data_after_its_row():
         np.testing.assert_array_equal(merged[f"{col}_a"], merged[f"{col}_b"])
     ended = a[a["t1"] <= cut][["ts", "label"]].merge(b[["ts", "label"]], on="ts")
     np.testing.assert_array_equal(ended["label_x"], ended["label_y"])
+
+
+def test_every_row_is_accounted_for_on_hostile_frames():
+    """Any mix of NaN, inf, negative prices, shuffled and repeated times: no crash, and
+    rows_in = duplicates + quarantined + warm-up + past-the-end + labelled."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tests.robustness.contracts import SETTINGS
+
+    value = st.one_of(
+        st.floats(90, 110), st.just(float("nan")), st.just(float("inf")), st.just(-1.0)
+    )
+    row = st.tuples(st.sampled_from(["A", "B"]), st.integers(0, 400), value, st.floats(-3, 3))
+
+    @settings(SETTINGS, max_examples=60)
+    @given(st.lists(row, min_size=0, max_size=80))
+    def check(rows):
+        data = frame([r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+        data["symbol"] = [r[0] for r in rows]
+        table, quarantine, s = build_gate_dataset(
+            data, LabelSettings(lookahead_s=20, window_s=30, min_window_rows=2)
+        )
+        assert (
+            s.rows_in
+            == len(rows)
+            == (
+                s.duplicates
+                + s.quarantined
+                + s.dropped_warmup
+                + s.dropped_lookahead_past_end
+                + s.rows_out
+            )
+        )
+        assert len(quarantine) == s.quarantined and len(table) == s.rows_out
+        assert np.isfinite(table[["price", "sigma", "move_sigma"]].to_numpy()).all()
+        assert (table["t1"] > table["ts"]).all()
+
+    check()
