@@ -278,3 +278,26 @@ def test_trade_label_model_scored_against_realised_and_naive(candles):
     one_class = run.labels.assign(recommendation="BUY")
     with pytest.raises(InputError, match=r"classes \['BUY'\]"):
         train_trade_label_model(one_class, candles, settings)
+
+
+def test_a_rerun_over_more_candles_asks_only_about_new_points(tmp_path):
+    folder = tmp_path / "two_days"
+    folder.mkdir()
+    path, _ = simulate("ETHUSDT", seed=9, start_date=date(2026, 11, 1), days=2)
+    rows = list(read_candles(write_candles(folder, path)))
+    two = pd.DataFrame([(r.symbol, *r.values) for r in rows], columns=CANDLES_SCHEMA.names)
+    two["open_time"] = pd.to_datetime(two["open_time"], unit="ms", utc=True)
+    one = two[two["open_time"] < pd.Timestamp("2026-11-02", tz="UTC")]
+    settings = SampleSettings(points=60, seed=5)
+    first = set(label_points(one, settings).labels["open_time"])
+    second = set(label_points(two, settings).labels["open_time"])
+    eligible_before = pd.Timestamp("2026-11-01 23:00", tz="UTC")  # 60 candles of future
+    assert {t for t in second if t < eligible_before} <= first
+    assert len(second - first) >= 20  # the new day brings its own points
+    with TradeLLMServer() as server:
+        cache = tmp_path / "cache"
+        label_points(one, settings, _endpoint(server), cache, sleep=lambda s: None)
+        before = server.calls
+        run = label_points(two, settings, _endpoint(server), cache, sleep=lambda s: None)
+    assert run.stats["cache_hits"] == len(second & first)
+    assert server.calls - before == len(second - first)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,7 +129,14 @@ def prepare_candles(candles: pd.DataFrame, settings: SampleSettings) -> pd.DataF
 
 
 def sample_points(df: pd.DataFrame, settings: SampleSettings) -> tuple[np.ndarray, dict[str, int]]:
-    """Row indices of the sampled points (uniform, then volatility-weighted), and counts."""
+    """Row indices of the sampled points (uniform, then volatility-weighted), and counts.
+
+    Sampling is by a stable hash of (seed, symbol, candle time), not by a random stream: the
+    uniform part takes the points with the smallest hash (bottom-k), the weighted part the largest
+    ``log(u) / atr_pct`` among the rest (Efraimidis-Spirakis weighted sampling). A point chosen
+    from more candles was chosen from fewer too, so an hourly re-run over a growing history asks
+    the LLM only about new points; the rest come from the cache.
+    """
     max_lag = max(RETURN_LAGS)
     eligible_mask = (
         (df["pos"] >= max(settings.lookback, max_lag) - 1)
@@ -136,20 +144,31 @@ def sample_points(df: pd.DataFrame, settings: SampleSettings) -> tuple[np.ndarra
         & (df["atr"] > 0)
     )
     eligible = np.flatnonzero(eligible_mask.to_numpy())
-    rng = np.random.default_rng(settings.seed)
     n = min(settings.points, len(eligible))
     n_vol = int(round(n * settings.vol_share))
-    uniform = rng.choice(eligible, size=n - n_vol, replace=False) if n > n_vol else eligible[:0]
+    u_uniform = unit_hash(df.iloc[eligible], settings.seed, salt=1)
+    uniform = eligible[np.argsort(u_uniform, kind="stable")[: n - n_vol]]
     rest = np.setdiff1d(eligible, uniform)
-    weights = df["atr_pct"].to_numpy()[rest]
-    weighted = (
-        rng.choice(rest, size=n_vol, replace=False, p=weights / weights.sum())
-        if n_vol
-        else rest[:0]
-    )
+    keys = np.log(unit_hash(df.iloc[rest], settings.seed, salt=2)) / df["atr_pct"].to_numpy()[rest]
+    weighted = rest[np.argsort(-keys, kind="stable")[:n_vol]]
     picked = np.sort(np.concatenate([uniform, weighted]))
     counts = {"eligible": len(eligible), "uniform": len(uniform), "vol_weighted": len(weighted)}
     return picked, counts
+
+
+def unit_hash(points: pd.DataFrame, seed: int, salt: int) -> np.ndarray:
+    """A uniform (0, 1) number per (seed, salt, symbol, candle time): splitmix64 of the key."""
+    ms = (points["open_time"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    symbols = {s: zlib.crc32(s.encode()) for s in points["symbol"].unique()}
+    sym = points["symbol"].map(symbols).to_numpy(dtype=np.uint64)
+    x = ms.to_numpy(dtype=np.int64).view(np.uint64) ^ (sym << np.uint64(32))
+    x = x ^ np.uint64((seed * 0x9E3779B1 + salt * 0x85EBCA77) & 0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
 
 
 def realised_trade(
