@@ -90,7 +90,13 @@ def to_onnx_model(pipeline):
         [outputs["label"], outputs[PROBA_OUTPUT]],
         initializer=inits + list(graph.initializer),
     )
-    out = helper.make_model(new_graph, opset_imports=list(inner.opset_import))
+    # The front adds standard ops: make sure the default domain is imported (a tree-only inner
+    # graph from skl2onnx may import ai.onnx.ml alone).
+    opsets = {o.domain: o.version for o in inner.opset_import}
+    opsets.setdefault("", ONNX_OPSET[""])
+    out = helper.make_model(
+        new_graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
+    )
     out.ir_version = inner.ir_version
     out.producer_name = "trademl"
     onnx.checker.check_model(out)

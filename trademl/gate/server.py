@@ -115,6 +115,8 @@ def answer_batch(gate: Gate, raw: bytes) -> dict:
 class GateHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "trademl-gate"
+    #: A connection idle (or a body stalled) this long is closed: a stuck client cannot pin a thread.
+    timeout = 120
     server: GateServer
 
     def setup(self) -> None:

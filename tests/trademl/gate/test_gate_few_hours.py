@@ -61,3 +61,15 @@ def test_labels_that_carry_no_signal_are_reported_as_learning_nothing(tmp_path):
         Lake(tmp_path / "lake"), "v1", metrics, built.metrics, built.importance, None, {}
     )
     assert "learned nothing measurable" in markdown
+
+
+def test_other_estimator_families_build_and_quantization_is_measured(tmp_path):
+    table, _, _ = build_gate_dataset(irregular_feed(hours=2))
+    for estimator in ("hist_gbc", "mlp"):
+        built = build_gate_model(
+            table, tmp_path / estimator, TrainSettings(estimator=estimator, n_splits=3)
+        )
+        assert built.parity_max_abs_diff <= 1e-5 and built.metrics["estimator"] == estimator
+        changed = built.quantization["graph_changed"]
+        assert changed is (estimator == "mlp"), built.quantization
+        assert (tmp_path / estimator / "model.int8.onnx").exists() is changed
