@@ -25,7 +25,7 @@ class DriftReportConfig(dg.Config):
 @dg.asset(
     group_name="monitoring",
     partitions_def=daily_partitions,
-    deps=["market_features", "gate_dataset", "onnx_gate"],
+    deps=["market_features", "gate_dataset", "deployed_gate"],  # scores with the champion
     kinds={"markdown"},
 )
 def drift_report(
