@@ -107,12 +107,12 @@ def test_sensor_fires_once_on_the_regime_change_and_never_on_stable_days(lake_ro
         assert meta["gate"].value.startswith("onnx:")  # the champion's probabilities
         assert meta["prediction"].value["ratio"] > 1.0  # its outputs moved with the market
 
-        # the same day re-materialized against the same reference: the same run key (one run)
+        # the same day re-materialized (hourly ingest, a retrain): the same run key, one run
         _materialize(defs, instance, "2026-11-04")
         tick = drift_sensor.evaluate_tick(
             dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
         )
-        assert [r.run_key for r in tick.run_requests] == [request.run_key]
+        assert [r.run_key for r in tick.run_requests] == [request.run_key] == ["drift-2026-11-04"]
 
 
 def test_sensor_threshold_and_missing_score(lake_root):
