@@ -9,6 +9,7 @@ flip a split (scikit-learn's own predictions do not change; a test checks that).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +61,15 @@ def to_onnx_model(pipeline):
     from skl2onnx.common.data_types import FloatTensorType
 
     scaler, model = pipeline.named_steps["scaler"], pipeline.named_steps["model"]
-    inner = convert_sklearn(
-        model,
-        initial_types=[("scaled32", FloatTensorType([None, 3]))],
-        options={id(model): {"zipmap": False}},
-        target_opset=ONNX_OPSET,
-    )
+    with warnings.catch_warnings():
+        # skl2onnx 1.20 hands onnx booleans for int attributes (onnx warns, on every tree).
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="onnx.helper")
+        inner = convert_sklearn(
+            model,
+            initial_types=[("scaled32", FloatTensorType([None, 3]))],
+            options={id(model): {"zipmap": False}},
+            target_opset=ONNX_OPSET,
+        )
     graph = inner.graph
     mean = scaler.mean_ if scaler.with_mean else np.zeros(3)
     scale = scaler.scale_ if scaler.with_std else np.ones(3)
