@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="model name, e.g. signal_classifier")
     p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_models)
+
+    from trademl.gate import cli as gate_cli  # argparse only: the gate's runtime loads on use
+
+    gate_cli.register(sub)
     return parser
 
 

@@ -293,3 +293,10 @@ def test_models_commands_refuse_invalid_names(tmp_path, capsys, name):
         root.parent.relative_to(tmp_path),
         root.relative_to(tmp_path),
     ]
+
+
+def test_gate_commands_are_reachable_from_trademl(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "export", "--help"])
+    assert exc.value.code == 0
+    assert "--lang" in capsys.readouterr().out
