@@ -34,12 +34,15 @@ class GateInputError(ValueError):
 
 def as_rows(rows: Any) -> np.ndarray:
     """``rows`` as a float64 (n, 3) array: one row of 3 or an (n, 3) array-like, all finite."""
-    if type(rows) in (list, tuple) and len(rows) == 3 and all(type(v) is float for v in rows):
-        # A bot's one row: plain floats checked in Python, cheaper than numpy's generic path.
-        if not (math.isfinite(rows[0]) and math.isfinite(rows[1]) and math.isfinite(rows[2])):
-            bad = [f for f, v in zip(FEATURES, rows, strict=True) if not math.isfinite(v)]
-            raise GateInputError(f"non-finite value in {', '.join(bad)}")
-        return np.array((rows,), dtype=np.float64)
+    # A bot's one row (3 floats, or a float64 vector of 3): checked in Python, a few hundred
+    # nanoseconds cheaper than numpy's generic path, which matters at ~10 µs a call.
+    if type(rows) is np.ndarray and rows.shape == (3,) and rows.dtype == np.float64:
+        values = rows.tolist()
+        if math.isfinite(values[0]) and math.isfinite(values[1]) and math.isfinite(values[2]):
+            return rows.reshape(1, 3)
+    elif type(rows) in (list, tuple) and len(rows) == 3 and all(type(v) is float for v in rows):
+        if math.isfinite(rows[0]) and math.isfinite(rows[1]) and math.isfinite(rows[2]):
+            return np.array((rows,), dtype=np.float64)
     try:
         arr = np.asarray(rows, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -141,29 +144,36 @@ class Gate:
 
     def predict_proba(self, rows: Any) -> np.ndarray:
         """P(the trade reverts as labelled) per row, shape (n,)."""
-        arr = as_rows(rows)
+        return self._proba(as_rows(rows))
+
+    def _proba(self, arr: np.ndarray) -> np.ndarray:
         if self._session is None:
             return heuristic_proba(arr)
         out = self._session.run([PROBA_OUTPUT], {INPUT_NAME: arr.astype(self._dtype, copy=False)})
-        return np.asarray(out[0], dtype=np.float64)[:, 1]
+        return out[0][:, 1].astype(np.float64)
 
     def approve_many(
         self, rows: Any, threshold: float = DEFAULT_THRESHOLD
     ) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, approvals) for many rows."""
         arr = as_rows(rows)
-        proba = self.predict_proba(arr)
+        proba = self._proba(arr)
+        return proba, self._approved(proba, arr, threshold)
+
+    def _approved(self, proba: np.ndarray, arr: np.ndarray, threshold: float) -> np.ndarray:
         if self._session is None:
             # The heuristic's own rule: confidence above threshold - 0.5, price near VWAP.
-            return proba, (proba > threshold - 0.5) & (np.abs(arr[:, 2]) < 2.0)
-        return proba, proba >= threshold
+            return (proba > threshold - 0.5) & (np.abs(arr[:, 2]) < 2.0)
+        return proba >= threshold
 
     def approve(self, features: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> bool:
         """Take this trade? ``features`` = (tick_ratio, depth_ratio, price_dist)."""
         if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
             raise GateInputError(f"threshold must be a finite number, got {threshold!r}")
-        _, approved = self.approve_many(features, threshold)
-        return bool(approved[0])
+        arr = as_rows(features)
+        if len(arr) != 1:
+            raise GateInputError(f"approve takes one row; use approve_many for {len(arr)}")
+        return bool(self._approved(self._proba(arr), arr, threshold)[0])
 
     def __repr__(self) -> str:
         return f"Gate(source={self.source!r})"
