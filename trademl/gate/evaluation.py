@@ -128,7 +128,7 @@ def strategy_stats(trades: pd.DataFrame, days: float) -> dict:
         return {
             "trades": 0,
             "win_rate": 0.0,
-            "profit_factor": 0.0,
+            "profit_factor": None,
             "sharpe": 0.0,
             "max_drawdown": 0.0,
             "total_return": 0.0,
