@@ -131,9 +131,13 @@ def label_rows(clean: pd.DataFrame, settings: LabelSettings) -> tuple[pd.DataFra
     price = clean["price"].to_numpy(dtype=np.float64)
 
     # Trailing window [t - window_s, t] inside the segment: cumulative sums, searchsorted bounds.
-    # Segment ids grow along the sorted rows, so (segment, time) is one sortable key.
-    key = segment * 1e12 + ts_s
-    start = np.searchsorted(key, key - settings.window_s, side="left")
+    # Segment ids grow along the sorted rows, so (segment, time) is one sortable key: exact
+    # integer microseconds, each segment offset past the reach of any window or lookahead.
+    window_us = int(round(settings.window_s * 1e6))
+    lookahead_us = int(round(settings.lookahead_s * 1e6))
+    rel = ts_us - ts_us.min()
+    key = segment.astype(np.int64) * (int(rel.max()) + window_us + lookahead_us + 1) + rel
+    start = np.searchsorted(key, key - window_us, side="left")
     csum = np.r_[0.0, np.cumsum(price)]
     csq = np.r_[0.0, np.cumsum(price * price)]
     idx = np.arange(n)
@@ -144,7 +148,7 @@ def label_rows(clean: pd.DataFrame, settings: LabelSettings) -> tuple[pd.DataFra
     warm = (count >= settings.min_window_rows) & (sigma > 0)
 
     # Lookahead: the first row at or after t + lookahead_s in the same segment.
-    ahead = np.searchsorted(key, key + settings.lookahead_s, side="left")
+    ahead = np.searchsorted(key, key + lookahead_us, side="left")
     in_data = ahead < n
     ahead_c = np.minimum(ahead, n - 1)
     has_future = in_data & (segment[ahead_c] == segment)

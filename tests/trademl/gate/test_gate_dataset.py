@@ -188,3 +188,23 @@ def test_every_row_is_accounted_for_on_hostile_frames():
         assert (table["t1"] > table["ts"]).all()
 
     check()
+
+
+def test_many_segments_keep_exact_times():
+    """600 feed gaps, 1 ms jitter: windows and lookaheads match a row-by-row reading exactly."""
+    rng = np.random.default_rng(1)
+    times, t = [], 0.0
+    for i in range(3000):
+        t += 500.0 if i % 5 == 0 else 10.0 + rng.integers(0, 1000) / 1000
+        times.append(t)
+    prices = 100 + np.cumsum(rng.normal(0, 0.5, 3000))
+    table, _, _ = build_gate_dataset(
+        frame(times, prices, rng.normal(size=3000)),
+        LabelSettings(lookahead_s=20, window_s=25, min_window_rows=2),
+    )
+    ts = (table["ts"] - T0).dt.total_seconds().to_numpy()
+    t1 = (table["t1"] - T0).dt.total_seconds().to_numpy()
+    arr = np.asarray(times)
+    for start, end in zip(ts, t1, strict=True):
+        nxt = arr[(arr >= start + 20 - 1e-9)][0]
+        assert abs(end - nxt) < 2e-6 and end - start < 30  # timestamps are whole µs
