@@ -5,10 +5,12 @@ import dagster as dg
 from trademl_assets.deploy import deployed_models
 from trademl_assets.deploy.gate import deployed_gate
 from trademl_assets.gate import (
+    ai_trade_labels,
     gate_dataset,
     gate_eval_report,
     gate_not_worse_than_champion,
     onnx_gate,
+    trade_label_model,
 )
 from trademl_assets.ingest import (
     candles,
@@ -17,6 +19,7 @@ from trademl_assets.ingest import (
     raw_messages,
     social_posts,
 )
+from trademl_assets.monitoring import drift_report
 from trademl_assets.signals import (
     human_labels,
     llm_labels,
@@ -32,7 +35,15 @@ from trademl_assets.signals import (
     signal_review_queue,
 )
 from trademl_jobs.automation import apply_policies, automation_sensor, model_automation_sensor
-from trademl_jobs.jobs import datasets_job, gate_retrain_job, ingest_job, retrain_job
+from trademl_jobs.drift import drift_sensor
+from trademl_jobs.jobs import (
+    datasets_job,
+    gate_retrain_job,
+    ingest_job,
+    monitoring_job,
+    retrain_job,
+    trade_labels_job,
+)
 from trademl_jobs.schedules import daily_retrain_schedule, hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
 from trademl_resources import default_resources
@@ -60,13 +71,23 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         onnx_gate,
         gate_eval_report,
         deployed_gate,
+        ai_trade_labels,
+        trade_label_model,
+        drift_report,
     ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),
         asset_checks=[*ingest_checks, *signal_checks, *report_checks, gate_not_worse_than_champion],
-        jobs=[ingest_job, datasets_job, retrain_job, gate_retrain_job],
+        jobs=[
+            ingest_job,
+            datasets_job,
+            retrain_job,
+            gate_retrain_job,
+            trade_labels_job,
+            monitoring_job,
+        ],
         schedules=[hourly_ingest_schedule, daily_retrain_schedule],
-        sensors=[inbox_sensor, automation_sensor, model_automation_sensor],
+        sensors=[inbox_sensor, automation_sensor, model_automation_sensor, drift_sensor],
         resources=resources if resources is not None else default_resources(),
     )
 

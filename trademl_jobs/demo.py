@@ -56,8 +56,32 @@ def run_demo() -> int:
         if not result.success:
             return 1
 
+    # Drift of every day against the gate's training data (the last demo day is another regime).
+    t0 = time.monotonic()
+    monitoring = defs.resolve_job_def("monitoring_job")
+    for day in days:
+        result = monitoring.execute_in_process(
+            instance=instance, partition_key=day, raise_on_error=False, run_config=RUN_LOGS
+        )
+        if not result.success:
+            print(f"monitoring_job {day}: FAILED")
+            return 1
+    job_seconds["monitoring_job"] = time.monotonic() - t0
+    print(f"monitoring_job: ok, {len(days)} days ({job_seconds['monitoring_job']:.1f} s)")
+    t0 = time.monotonic()
+    result = defs.resolve_job_def("trade_labels_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=RUN_LOGS
+    )
+    job_seconds["trade_labels_job"] = time.monotonic() - t0
+    print(
+        f"trade_labels_job: {'ok' if result.success else 'FAILED'} ({job_seconds['trade_labels_job']:.1f} s)"
+    )
+    if not result.success:
+        return 1
+
     print_headlines(home, instance.root_directory, time.monotonic() - started)
     print_gate_headlines(instance, job_seconds["gate_retrain_job"])
+    print_drift_and_trade_labels(instance, days)
     print("\nsee it in the UI: make ui  (http://127.0.0.1:3000)")
     return 0
 
@@ -132,6 +156,39 @@ def print_gate_headlines(instance: dg.DagsterInstance, job_seconds: float) -> No
     )
     print("  serve it: trademl gate serve   export it: trademl gate export --lang go")
 
+
+def _metadata(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(key), asset_partitions=[partition] if partition else None
+        ),
+        limit=1,
+    ).records
+    if not records:
+        return {}
+    mat = records[0].asset_materialization
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def print_drift_and_trade_labels(instance: dg.DagsterInstance, days: list[str]) -> None:
+    """drift_score per day (above 1: beyond the reference's own noise) and the trade-label model."""
+    scores = []
+    for day in days:
+        m = _metadata(instance, "drift_report", day)
+        score = m.get("drift_score")
+        scores.append(f"{day} {score:.2f}" if isinstance(score, int | float) else f"{day} n/a")
+    print("
+drift_score by day (> 1 requests a gate retrain): " + ", ".join(scores))
+    t = _metadata(instance, "trade_label_model")
+    labels = _metadata(instance, "ai_trade_labels")
+    if t:
+        print(
+            f"trade_label_model on {t['n_test']} later points ({t['label_source']} labels, "
+            f"{labels.get('labels', '?')} points): macro-F1 vs realised {t['macro_f1_vs_realised']:.3f}, "
+            f"P&L {t['pnl_atr_per_trade']:+.2f} ATR a trade (last-move baseline "
+            f"{t['naive_last_move_pnl_atr_per_trade']:+.2f}); beats both baselines: "
+            f"{bool(t['beats_naive_next_close'] and t['beats_naive_last_move'])}"
+        )
 
 if __name__ == "__main__":
     sys.exit(run_demo())

@@ -49,3 +49,22 @@ gate_retrain_job = dg.define_asset_job(
     description="Relabel market_features, retrain and export the trade gate, evaluate it and (if not "
     "worse than the champion) promote it.",
 )
+
+#: AI trade labels on sampled candle points (LLM, or triple barrier without one) and the
+#: recommendation model trained on them.
+TRADE_LABEL_ASSETS = ("ai_trade_labels", "trade_label_model")
+
+trade_labels_job = dg.define_asset_job(
+    "trade_labels_job",
+    selection=dg.AssetSelection.assets(*TRADE_LABEL_ASSETS),
+    tags=TRAINING_RUN_TAGS,
+    description="Label sampled candle points (LLM or triple barrier) and train the trade-label model.",
+)
+
+#: One day's drift of the gate's inputs and outputs against its training data (partitioned: a
+#: backfill scores every day); the drift sensor retrains the gate from its drift_score.
+monitoring_job = dg.define_asset_job(
+    "monitoring_job",
+    selection=dg.AssetSelection.assets("drift_report"),
+    description="Score one day's drift of the gate's features and predictions against its training data.",
+)

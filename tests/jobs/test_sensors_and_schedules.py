@@ -76,15 +76,21 @@ def test_public_surface_is_stable(resources):
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
+        "ai_trade_labels",
         "candles",
         "classification_dataset",
+        "deployed_gate",
         "deployed_models",
+        "drift_report",
+        "gate_dataset",
+        "gate_eval_report",
         "human_labels",
         "llm_labels",
         "market_features",
         "ner_dataset",
         "ner_extractor",
         "ner_extractor_eval_report",
+        "onnx_gate",
         "raw_messages",
         "rule_labels",
         "signal_classifier",
@@ -92,8 +98,16 @@ def test_public_surface_is_stable(resources):
         "signal_classifier_onnx",
         "signal_review_queue",
         "social_posts",
+        "trade_label_model",
     ]
-    assert {j.name for j in defs.jobs} == {"ingest_job", "datasets_job", "retrain_job"}
+    assert {j.name for j in defs.jobs} == {
+        "ingest_job",
+        "datasets_job",
+        "retrain_job",
+        "gate_retrain_job",
+        "trade_labels_job",
+        "monitoring_job",
+    }
     assert {(s.name, s.cron_schedule) for s in defs.schedules} == {
         ("hourly_ingest_schedule", "5 * * * *"),
         ("daily_retrain_schedule", "0 2 * * *"),
@@ -103,8 +117,10 @@ def test_public_surface_is_stable(resources):
         "inbox_sensor": dg.DefaultSensorStatus.RUNNING,
         "trademl_automation": dg.DefaultSensorStatus.RUNNING,
         "trademl_model_automation": dg.DefaultSensorStatus.RUNNING,
+        "drift_sensor": dg.DefaultSensorStatus.RUNNING,
     }
-    assert defs.resolve_job_def("retrain_job").tags["resource"] == "gpu"
+    for job in ("retrain_job", "gate_retrain_job", "trade_labels_job"):
+        assert defs.resolve_job_def(job).tags["resource"] == "gpu", job
     model_sensor = next(s for s in defs.sensors if s.name == "trademl_model_automation")
     assert model_sensor.run_tags == {"resource": "gpu"}
     for key in graph.get_all_asset_keys():
