@@ -177,8 +177,7 @@ def print_drift_and_trade_labels(instance: dg.DagsterInstance, days: list[str]) 
         m = _metadata(instance, "drift_report", day)
         score = m.get("drift_score")
         scores.append(f"{day} {score:.2f}" if isinstance(score, int | float) else f"{day} n/a")
-    print("
-drift_score by day (> 1 requests a gate retrain): " + ", ".join(scores))
+    print("\ndrift_score by day (> 1 requests a gate retrain): " + ", ".join(scores))
     t = _metadata(instance, "trade_label_model")
     labels = _metadata(instance, "ai_trade_labels")
     if t:
@@ -189,6 +188,7 @@ drift_score by day (> 1 requests a gate retrain): " + ", ".join(scores))
             f"{t['naive_last_move_pnl_atr_per_trade']:+.2f}); beats both baselines: "
             f"{bool(t['beats_naive_next_close'] and t['beats_naive_last_move'])}"
         )
+
 
 if __name__ == "__main__":
     sys.exit(run_demo())
