@@ -442,3 +442,33 @@ def test_last_market_day_is_another_regime() -> None:
     assert all(0.9 < d < 1.1 for d in depth[:2]) and depth[2] > 1.2
     single, _ = simulate("BTCUSDT", seed=7, start_date=datetime(2026, 11, 1).date(), days=1)
     assert 0.8 < np.std(np.diff(np.log(single.price))) / vol[0] < 1.25  # one day: no shift
+
+
+def test_the_book_leads_reversions_on_every_day() -> None:
+    """The gate's signal: a book leaning toward VWAP (parent orders due within the minute) comes
+    before a σ-reversion, on the earlier days and on the shifted last day alike; a stretched
+    price_dist alone says little."""
+    import numpy as np
+    import pandas as pd
+
+    from trademl.demo.market import simulate
+    from trademl.gate.dataset import LabelSettings, build_gate_dataset
+    from trademl.ingest.market import FEATURE_COLUMNS
+
+    path, features = simulate("BTCUSDT", seed=7, start_date=datetime(2026, 11, 1).date(), days=3)
+    frame = pd.DataFrame(
+        {
+            "symbol": "BTCUSDT",
+            "timestamp": pd.to_datetime(path.epoch_ms, unit="ms", utc=True),
+            **{c: features[c] for c in FEATURE_COLUMNS},
+        }
+    )
+    table, _, _ = build_gate_dataset(frame, LabelSettings())
+    last = (table["ts"] >= pd.Timestamp("2026-11-03", tz="UTC")).to_numpy()
+    lean = (-np.sign(table["price_dist"]) * np.log(table["depth_ratio"])).to_numpy()
+    stretched = (table["price_dist"].abs() > 1.0).to_numpy()
+    label = table["label"].to_numpy()
+    for part, floor in ((~last, 0.6), (last, 0.45)):
+        assert label[part & (lean > 0.6)].mean() > floor
+        assert label[part & (lean <= 0.6)].mean() < 0.06
+        assert label[part & stretched].mean() < 1.5 * label[part & ~stretched].mean()

@@ -1,13 +1,37 @@
-"""Order-book features every 5 s, like the Go bot's FeatureRecord: mean-reverting and trending.
+"""Order-book features every 5 s, like the Go bot's FeatureRecord: parent orders in two regimes.
 
-The price follows an Ornstein-Uhlenbeck process around a slowly moving anchor in the
-mean-reverting regime and a drifting random walk in the trending one; a Markov chain switches
-between them. Book imbalance leans towards the next move, so a gate model has something to learn.
+The price is a Markov-switching walk: an Ornstein-Uhlenbeck process around a slowly moving anchor
+in the mean-reverting regime, a drifting random walk in the trending one. On top of it, most of the
+price moves are made by parent orders that execution algos work over 20-40 s (:func:`_walk`):
+
+* **When** they come: algos react to a stretch of price from its recent (5 min) mean; the further
+  the stretch, the sooner an order arrives (``ORDER_HAZARD`` per unit of stretch beyond
+  ``STRETCH_MIN`` standard deviations).
+* **Which way**: in the mean-reverting regime most orders fade the stretch (VWAP-benchmarked and
+  value flow buying below the mean, selling above it: ``FADE_PROB``); in the trending regime most
+  go with it (momentum). A fade is sized to the stretch it answers and carries the price back
+  through the mean (1.2-2.4 times the stretch); a momentum order has a size set by the market's
+  pace. Both scale with the day's volatility, so the relation holds in units of σ on any day.
+* **What the book shows**: each child order rests in the book for ``CHILD_REST`` steps (a minute)
+  before it takes liquidity, so the depth imbalance is the order flow due over the next minute
+  (depth / order-flow imbalance leading the mid move, as in Cont, Kukanov & Stoikov 2014), plus
+  the queue's lean into the next 5 s move and noise. ``tick_ratio`` (up-ticks over the last 5 min)
+  and ``price_dist`` (price - VWAP in rolling standard deviations) come from the path itself.
+
+So a σ-reversion gate has something real to learn, and it needs the book and price_dist together:
+a stretched price_dist alone does not say whether a fade or a momentum order comes (that depends
+on the regime), the book alone does not say whether the coming flow is a reversal; a book leaning
+against the stretch does, and the larger the stretch the larger the fade (tick_ratio adds little).
+The signal is strong by construction, as a demo's should be (a gate reaches a test AUC near 0.95
+and a blind reversal strategy loses after costs); real books are far noisier.
 
 The last day of a demo of two days or more is another market (:data:`LAST_DAY_SHIFT`): volatility
-up, trends more frequent, longer and steeper, the book more lopsided and bid-heavy. It is drawn
-from its own random stream after the earlier days are simulated, so those days are the bytes they
-always were; the drift report must see the change and the drift sensor retrain on it.
+up, trends more frequent, longer and steeper (so more momentum orders), the book thinner (the same
+child orders tilt it more), noisier and bid-heavy. The mechanism (orders, their sizes in σ, what
+the book shows) is the same, so a gate trained on the earlier days still scores on it while the
+features' distributions move. It is drawn from its own random streams after the earlier days are
+simulated, and the earlier days' rows come from the unshifted walk, so their bytes do not depend on
+the shift; the drift report must see the change and the drift sensor retrain on it.
 """
 
 from __future__ import annotations
@@ -27,7 +51,23 @@ WINDOW = 60  # rows in the rolling vwap / std-dev window (5 minutes)
 #: The CSV header: what ingest reads (trademl.ingest.market), in the Go bot's FeatureRecord order.
 FEATURE_COLUMNS = ("symbol", "timestamp", *RECORD_FEATURES)
 START_PRICE = {"BTCUSDT": 82_000.0, "ETHUSDT": 3_100.0}
-BASE_VOL = 0.00035  # per-step log-vol, ~0.5% a minute-hour mix for majors
+BASE_VOL = 0.00035  # per-step log-vol scale, ~0.5% a minute-hour mix for majors
+
+#: The walk's own noise, a share of BASE_VOL: the rest of the moves are parent orders.
+TICK_NOISE = 0.6
+#: Chance per step that an order arrives, per unit of stretch beyond STRETCH_MIN.
+ORDER_HAZARD = 0.3
+STRETCH_MIN = 0.5  # |price - 5 min EMA| in its standard deviations before algos react
+FADE_PROB = (0.8, 0.2)  # chance an order fades the stretch: mean-reverting, trending regime
+ORDER_STEPS = (4, 8)  # 5 s steps an order takes liquidity for, after its child orders rested
+ORDER_SIZE = (1.2, 2.4)  # a fade's price impact in multiples of its stretch (momentum: of PACE)
+PACE = 3.0  # a quiet 5 min window's price standard deviation, in step volatilities
+ORDER_CAP = 4.0  # the largest stretch a fade is sized to, in PACE units
+MOMENTUM = 1.5  # a momentum order's reach before ORDER_SIZE, in PACE units
+CHILD_REST = 12  # steps a child order rests in the book before it trades (one minute)
+BOOK_SIGNAL = 0.8  # log depth imbalance when a large order is due within the minute
+BOOK_SCALE = 0.5  # impact per step (in step volatilities) at which that imbalance saturates
+NEXT_TICK_LEAN = 0.2  # the queue's lean into the next 5 s move
 
 
 @dataclass(frozen=True)
@@ -38,12 +78,13 @@ class RegimeShift:
     to_trend: float = 3.0  # multiple of the switch rate into the trending regime
     to_revert: float = 0.4  # multiple of the switch rate back to mean reversion
     trend_drift: float = 2.0  # multiple of the trending drift
-    imbalance_noise: float = 0.4  # book-imbalance noise (0.25 on the other days)
+    imbalance_noise: float = 0.2  # book-imbalance noise (0.12 on the other days)
     imbalance_bias: float = 0.15  # bid-heavy lean of the book (0.0 on the other days)
+    book_gain: float = 1.4  # a thinner book: the same child orders tilt it this much more
 
 
 LAST_DAY_SHIFT = RegimeShift()
-_NO_SHIFT = RegimeShift(1.0, 1.0, 1.0, 1.0, 0.25, 0.0)
+_NO_SHIFT = RegimeShift(1.0, 1.0, 1.0, 1.0, 0.12, 0.0, 1.0)
 
 
 @dataclass
@@ -62,41 +103,40 @@ def simulate(symbol: str, *, seed: int, start_date: date, days: int) -> tuple[Pr
     rng = np.random.default_rng([seed, sum(symbol.encode())])
     n = days * 86_400 // STEP_S
     vol = BASE_VOL
-    z = rng.standard_normal(n)
-    z_anchor = rng.standard_normal(n)
-    u = rng.random(n)
-    regime, log_p = _walk(rng, z, z_anchor, u, math.log(START_PRICE.get(symbol, 100.0)), vol)
     shift_from = n - 86_400 // STEP_S if days >= 2 else n
-    first_move = log_p[shift_from] - log_p[shift_from - 1] if shift_from < n else 0.0
+    walk, carry = _walk(
+        _draws(rng, n), math.log(START_PRICE.get(symbol, 100.0)), vol, carry_at=shift_from - 1
+    )
+    log_p = walk.log_p.copy()
+    pressure = walk.book_pressure()
+    next_move = np.append(np.diff(log_p), 0.0) / vol  # in step volatilities
     if shift_from < n:
-        # The last day, redrawn from its own stream starting where the day before ended.
+        # The last day, redrawn from its own stream starting where the day before ended (an
+        # order under way goes on). The day before keeps its rows: its last minute's book and
+        # next move are those of the unshifted walk.
         shifted = np.random.default_rng([seed, sum(symbol.encode()), 2])
-        _, tail = _walk(
-            shifted,
-            shifted.standard_normal(n - shift_from),
-            shifted.standard_normal(n - shift_from),
-            shifted.random(n - shift_from),
-            float(log_p[shift_from - 1]),
-            vol,
-            shift=LAST_DAY_SHIFT,
-            state=int(regime[shift_from - 1]),
-        )
-        log_p[shift_from:] = tail
+        tail, _ = _walk(_draws(shifted, n - shift_from), 0.0, vol, LAST_DAY_SHIFT, carry=carry)
+        log_p[shift_from:] = tail.log_p
+        pressure[shift_from:] = tail.book_pressure()
+        next_move[shift_from:] = np.append(np.diff(tail.log_p), 0.0) / (vol * LAST_DAY_SHIFT.vol)
     price = np.exp(log_p)
     step = np.diff(price, prepend=price[0])
-    next_move = np.append(np.diff(log_p), 0.0) / vol
-    if shift_from < n:  # the day before's last book leans as it always did: its bytes stay put
-        next_move[shift_from - 1] = first_move / vol
     volume = rng.lognormal(mean=0.0, sigma=0.6, size=n) * (2.0 if symbol == "BTCUSDT" else 30.0)
-    imbalance = 0.35 * np.tanh(next_move) + 0.25 * rng.standard_normal(n)
+    book_noise = rng.standard_normal(n) * _NO_SHIFT.imbalance_noise
+    bias, gain = np.zeros(n), np.ones(n)
     if shift_from < n:
         noise = np.random.default_rng([seed, sum(symbol.encode()), 3])
-        extra = noise.standard_normal(n - shift_from)
-        imbalance[shift_from:] = (
-            0.35 * np.tanh(next_move[shift_from:])
-            + LAST_DAY_SHIFT.imbalance_noise * extra
-            + LAST_DAY_SHIFT.imbalance_bias
+        book_noise[shift_from:] = (
+            noise.standard_normal(n - shift_from) * LAST_DAY_SHIFT.imbalance_noise
         )
+        bias[shift_from:] = LAST_DAY_SHIFT.imbalance_bias
+        gain[shift_from:] = LAST_DAY_SHIFT.book_gain
+    imbalance = (
+        gain * BOOK_SIGNAL * np.tanh(pressure / BOOK_SCALE)
+        + NEXT_TICK_LEAN * np.tanh(next_move)
+        + book_noise
+        + bias
+    )
     book = rng.lognormal(mean=3.0, sigma=0.4, size=n) * (1.0 if symbol == "BTCUSDT" else 12.0)
     bid_vol, ask_vol = book * np.exp(imbalance), book * np.exp(-imbalance)
     buy_share = np.clip(
@@ -129,40 +169,112 @@ def simulate(symbol: str, *, seed: int, start_date: date, days: int) -> tuple[Pr
     return PricePath(symbol, epoch_ms, price, volume, buy_share), features
 
 
+def _draws(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Every random number the walk needs, drawn up front in a fixed order."""
+    return {
+        "z": rng.standard_normal(n),
+        "z_anchor": rng.standard_normal(n),
+        "u_switch": rng.random(n),
+        "u_trend": rng.random(n),
+        "u_arrive": rng.random(n),
+        "u_fade": rng.random(n),
+        "steps": rng.integers(ORDER_STEPS[0], ORDER_STEPS[1] + 1, n),
+        "size": rng.uniform(*ORDER_SIZE, n),
+    }
+
+
+@dataclass
+class _Walk:
+    regime: np.ndarray  # int8 per row: 0 mean-reverting, 1 trending
+    log_p: np.ndarray
+    push: np.ndarray  # the price impact of a parent order at each step, in step volatilities
+    due: np.ndarray  # steps until the order under way after each row is done (0: none)
+
+    def book_pressure(self) -> np.ndarray:
+        """Per row, the impact of the child orders resting in the book: those of the order under
+        way that trade within the next CHILD_REST steps, per step (signed, step volatilities)."""
+        n = len(self.push)
+        csum = np.concatenate(([0.0], np.cumsum(self.push)))
+        idx = np.arange(n)
+        upper = np.minimum(idx + 1 + np.minimum(self.due, CHILD_REST), n)
+        return (csum[upper] - csum[idx + 1]) / CHILD_REST
+
+
 def _walk(
-    rng: np.random.Generator,
-    z: np.ndarray,
-    z_anchor: np.ndarray,
-    u: np.ndarray,
+    draws: dict[str, np.ndarray],
     start: float,
     vol: float,
-    *,
     shift: RegimeShift | None = None,
-    state: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(regime, log price) of the Markov-switching walk; ``shift`` changes its parameters."""
-    n = len(z)
+    *,
+    carry: tuple | None = None,
+    carry_at: int = -1,
+) -> tuple[_Walk, tuple | None]:
+    """The Markov-switching walk with parent orders, and its state after row ``carry_at`` (to
+    go on from there: ``carry``). ``shift`` changes its parameters."""
     s = shift or _NO_SHIFT
     step_vol = vol * s.vol
+    noise_vol, pace = step_vol * TICK_NOISE, step_vol * PACE
     switch = (1 / 720 * s.to_trend, 1 / 720 * s.to_revert)  # a regime lasts ~an hour by default
+    trend_step = vol * 0.03 * s.trend_drift
+    alpha = 2.0 / (WINDOW + 1)  # the algos' 5 min EMA of price and of its squared deviation
+    z, z_anchor = draws["z"].tolist(), draws["z_anchor"].tolist()
+    u_switch, u_trend = draws["u_switch"].tolist(), draws["u_trend"].tolist()
+    u_arrive, u_fade = draws["u_arrive"].tolist(), draws["u_fade"].tolist()
+    steps, size = draws["steps"].tolist(), draws["size"].tolist()
+    if carry is None:
+        x, state, drift, anchor, ema, ema_var, wait, left, rate = (
+            start,
+            0,
+            0.0,
+            start,
+            start,
+            0.0,
+            0,
+            0,
+            0.0,
+        )
+    else:
+        x, state, drift, anchor, ema, ema_var, wait, left, rate = carry
+        if state == 1:  # a trend under way keeps its direction, at this market's pace
+            drift = math.copysign(trend_step, drift)
+    n = len(z)
     regime = np.empty(n, dtype=np.int8)
-    log_p = np.empty(n)
-    anchor = x = start
-    drift = 0.0
-    if state == 1:  # a trend already under way keeps a direction
-        drift = float(rng.choice((-1.0, 1.0))) * vol * 0.03 * s.trend_drift
+    log_p, push = np.empty(n), np.zeros(n)
+    due = np.zeros(n, dtype=np.int64)
+    saved = None
     for i in range(n):
-        if u[i] < switch[state]:
+        if u_switch[i] < switch[state]:
             state = 1 - state
-            drift = float(rng.choice((-1.0, 1.0))) * vol * 0.03 * s.trend_drift
+            drift = trend_step if u_trend[i] < 0.5 else -trend_step
         if state == 0:
             anchor += 0.05 * step_vol * z_anchor[i]
-            x += 0.02 * (anchor - x) + step_vol * z[i]
+            x += 0.02 * (anchor - x) + noise_vol * z[i]
         else:
-            x += drift + step_vol * z[i]
+            x += drift + noise_vol * z[i]
             anchor = x
-        regime[i], log_p[i] = state, x
-    return regime, log_p
+        if wait > 0:  # the order's first child orders still rest in the book
+            wait -= 1
+        elif left > 0:  # its child orders take liquidity and push the price
+            x += rate
+            push[i] = rate / step_vol
+            left -= 1
+        dev = x - ema
+        ema += alpha * dev
+        ema_var = (1.0 - alpha) * (ema_var + alpha * dev * dev)
+        if left == 0 and ema_var > 0.0:
+            stretch = dev / math.sqrt(ema_var)
+            if u_arrive[i] < ORDER_HAZARD * (abs(stretch) - STRETCH_MIN):
+                fade = -1.0 if stretch > 0 else 1.0
+                if u_fade[i] < FADE_PROB[state]:
+                    side, reach = fade, min(abs(dev), ORDER_CAP * pace)
+                else:
+                    side, reach = -fade, MOMENTUM * pace
+                wait, left = CHILD_REST, steps[i]
+                rate = side * size[i] * reach / left
+        regime[i], log_p[i], due[i] = state, x, wait + left
+        if i == carry_at:
+            saved = (x, state, drift, anchor, ema, ema_var, wait, left, rate)
+    return _Walk(regime, log_p, push, due), saved
 
 
 def _rolling_sum(a: np.ndarray) -> np.ndarray:
