@@ -36,6 +36,24 @@ def test_loads_the_champion_from_a_registry_root(gate_registry, gbc_pipeline, ro
     assert gate._session is session
 
 
+def test_one_row_fast_path_matches_the_batch_from_many_threads(gate_registry, rows):
+    """Single rows go through buffers bound per thread: threads must never see each other's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gate = Gate.load(gate_registry[0])
+    x, _ = rows(400, seed=5)
+    expected = gate.predict_proba(x)
+    as_lists = [list(map(float, r)) for r in x]
+
+    def score(i: int) -> float:
+        row = x[i] if i % 2 else as_lists[i]  # both hot-path input types
+        return float(gate.predict_proba(row)[0])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = np.array(list(pool.map(score, range(len(x)))))
+    assert np.abs(got - expected).max() == 0.0
+
+
 def test_heuristic_rule():
     gate = Gate.load(None)
     assert gate.source == "heuristic" and gate.version == "heuristic"
