@@ -333,6 +333,21 @@ class ModelRegistry:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def default_models_root() -> Path:
+    """``$TRADEML_MODELS``, else ``$TRADEML_HOME/lake/models`` (``var/lake/models``)."""
+    return resolve_models_root(None)[0]
+
+
+def resolve_models_root(given: str | os.PathLike | None) -> tuple[Path, bool]:
+    """The registry root to use and whether the user named it (``--models`` or
+    ``$TRADEML_MODELS``) rather than it being the default under ``$TRADEML_HOME``."""
+    if given:
+        return Path(given), True
+    if os.environ.get("TRADEML_MODELS"):
+        return Path(os.environ["TRADEML_MODELS"]), True
+    return Path(os.environ.get("TRADEML_HOME", "var")) / "lake" / "models", False
+
+
 def code_version() -> str:
     """``git:<sha>`` of the checkout trademl runs from, else ``trademl==<version>``."""
     import trademl

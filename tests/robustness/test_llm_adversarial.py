@@ -24,11 +24,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from trademl.ingest.market import CANDLES_SCHEMA
+from tests.trademl.test_llm_evidence import write_candles
 from trademl.lake import Lake
 from trademl.llm import LLMEndpoint, LLMLabeler
 from trademl.llm.fake_server import FakeLLMServer
@@ -178,30 +174,7 @@ GENUINE = {
 
 def write_market(lake: Lake) -> None:
     """One day of 1-minute candles at each coin's market price."""
-    times = pd.date_range("2026-11-01T00:00", periods=24 * 60, freq="min", tz="UTC")
-    rows = []
-    for coin, price, *_ in COINS:
-        close = float(price)
-        rows += [
-            {
-                "symbol": f"{coin}USDT",
-                "open_time": t,
-                "open": close,
-                "high": close,
-                "low": close,
-                "close": close,
-                "volume": 1.0,
-                "close_time": t + pd.Timedelta(seconds=59),
-                "quote_asset_volume": close,
-                "number_of_trades": 1,
-                "taker_buy_base_volume": 0.5,
-                "taker_buy_quote_volume": close / 2,
-            }
-            for t in times[::15]
-        ]
-    path = lake.raw("candles", "2026-11-01")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=CANDLES_SCHEMA), path)
+    write_candles(lake, {f"{coin}USDT": float(price) for coin, price, *_ in COINS})
 
 
 def label(srv: FakeLLMServer, lake: Lake, messages):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from trademl.errors import InputError
 from trademl.ingest import partitions as partitions_mod
 from trademl.ingest.market import (
+    FEATURE_COLUMNS,
     ingest_candles,
     ingest_market_features,
     ingest_social_posts,
@@ -266,19 +267,7 @@ def test_market_readers_repair_invalid_utf8(tmp_path):
     good = {
         "symbol": "BTC\xe9",
         "timestamp": f"{DAY}T10:00:00Z",
-        **dict.fromkeys(
-            (
-                "tick_ratio",
-                "depth_ratio",
-                "price_dist",
-                "price",
-                "vwap",
-                "std_dev",
-                "bid_vol",
-                "ask_vol",
-            ),
-            1.0,
-        ),
+        **dict.fromkeys(FEATURE_COLUMNS, 1.0),
     }
     line = json.dumps(good, ensure_ascii=False).encode().replace("é".encode(), b"\xe9")
     feats.write_bytes(line + b"\n")

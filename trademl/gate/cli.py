@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from trademl.errors import TradeMLError
-
-
-def default_models_root() -> Path:
-    """``$TRADEML_MODELS``, else ``$TRADEML_HOME/lake/models`` (``./var/lake/models``)."""
-    env = os.environ.get("TRADEML_MODELS")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("TRADEML_HOME", "var")) / "lake" / "models"
+from trademl.registry import default_models_root
 
 
 def _port(value: str) -> int:

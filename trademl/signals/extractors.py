@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trademl.errors import TradeMLError
+from trademl.registry import default_models_root, resolve_models_root  # noqa: F401 - re-exported
 
 
 class RuleExtractor:
@@ -22,21 +23,6 @@ class RuleExtractor:
             parsed = parse_signal(text)
             out.append({"label": parsed.label, **parsed.fields()})
         return out
-
-
-def default_models_root() -> Path:
-    """``$TRADEML_MODELS``, else ``$TRADEML_HOME/lake/models`` (``var/lake/models``)."""
-    return resolve_models_root(None)[0]
-
-
-def resolve_models_root(given: str | os.PathLike | None) -> tuple[Path, bool]:
-    """The registry root to use and whether the user named it (``--models`` or
-    ``$TRADEML_MODELS``) rather than it being the default under ``$TRADEML_HOME``."""
-    if given:
-        return Path(given), True
-    if os.environ.get("TRADEML_MODELS"):
-        return Path(os.environ["TRADEML_MODELS"]), True
-    return Path(os.environ.get("TRADEML_HOME", "var")) / "lake" / "models", False
 
 
 def get_extractor(kind: str, models_root: str | os.PathLike | None = None):

@@ -9,18 +9,10 @@ import pytest
 from trademl.demo.market import simulate
 from trademl.gate import FEATURES
 from trademl.gate.dataset import LabelSettings, build_gate_dataset
+from trademl.ingest.market import FEATURE_COLUMNS
 
 T0 = pd.Timestamp("2026-11-01T00:00:00Z")
-COLUMNS = (
-    "tick_ratio",
-    "depth_ratio",
-    "price_dist",
-    "price",
-    "vwap",
-    "std_dev",
-    "bid_vol",
-    "ask_vol",
-)
+COLUMNS = FEATURE_COLUMNS  # the market_features columns, as ingest writes them
 
 
 def frame(times_s, prices, dists, symbol="BTCUSDT") -> pd.DataFrame:
