@@ -85,3 +85,26 @@ def test_unconfirmed_llm_signals_are_kept_from_training_and_queued_first(tmp_pat
     queue = [json.loads(line) for line in (lake.root / "labels" / "review_queue.jsonl").open()]
     assert queue and queue[0]["text"] == hostile and queue[0]["reason"] == "llm_unconfirmed"
     assert queue[0]["model_label"] == "SIGNAL_LONG" and queue[0]["date"].startswith(DAY)
+
+
+def test_llm_labels_without_an_endpoint_are_not_counted_as_llm_labels(tmp_path):
+    """No endpoint: the parser labels the run; its metadata and the training merge say "rules"."""
+    import pandas as pd
+
+    from trademl.signals.model_reports import training_table
+
+    lake = Lake(tmp_path / "lake")
+    texts = ["BTC/USDT LONG entry 62000 TP1 63500 SL 60500", "gm fam"]
+    write_rule_labels(lake, texts)
+    resources = {"lake": LakeResource(root=str(lake.root)), "llm": LLMResource()}
+    result = dg.materialize([llm_labels], resources=resources)
+    metadata = result.asset_materializations_for_node("llm_labels")[0].metadata
+    assert metadata["mode"].value == "rules"
+    assert metadata["labels"].value == 2 and metadata["llm_labels"].value == 0
+    export = lake.export("classification_data.csv")
+    export.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(
+        {"text": texts, "label": ["SIGNAL_LONG", "NON_SIGNAL"], "split": ["train", "test"]}
+    ).to_csv(export, index=False)
+    _, stats = training_table(lake)
+    assert stats["label_sources"] == {"rules": 2} and stats["skipped"] == {"rules": 2}

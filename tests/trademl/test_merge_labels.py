@@ -75,3 +75,60 @@ def test_human_labels_from_a_labelling_store(tmp_path):
             "reason": "unknown direction 'SIDEWAYS' (expected LONG, SHORT, NONE or NULL)",
         }
     ]
+
+
+def test_rule_parser_rows_of_the_llm_label_file_are_not_llm_labels():
+    """llm_labels without an endpoint writes the parser's labels (source "rules"): the training
+    merge must not count them as LLM labels, nor let them override or add; real LLM rows still
+    count as "llm", and rows from before the source column existed count as "llm" too."""
+    dataset = pd.DataFrame(
+        {
+            "text": ["BTC long 62000", "eth 3100 tp 3200", "hello all"],
+            "label": ["SIGNAL_LONG", "NON_SIGNAL", "NON_SIGNAL"],
+            "split": ["train", "train", "test"],
+        }
+    )
+    rules_run = [
+        {"text": "BTC long 62000", "label": "SIGNAL_LONG", "source": "rules"},
+        {"text": "eth 3100 tp 3200", "label": "SIGNAL_NONE", "source": "rules"},
+        {"text": "not in the dataset", "label": "NON_SIGNAL", "source": "rules"},
+    ]
+    merged, stats = merge_labels(dataset, [], rules_run)
+    assert merged["label_source"].tolist() == ["rules"] * 3
+    assert merged["label"].tolist() == dataset["label"].tolist()
+    assert stats["label_sources"] == {"rules": 3}
+    assert stats["skipped"] == {"rules": 3}
+    assert stats["overrides"] == {} and stats["added"] == {} and stats["agree"] == {}
+
+    llm_run = [
+        {"text": "eth 3100 tp 3200", "label": "SIGNAL_NONE", "source": "llm"},
+        {"text": "hello all", "label": "NON_SIGNAL"},  # no source column: an LLM label
+        {"text": "BTC long 62000", "label": "SIGNAL_LONG", "source": float("nan")},
+    ]
+    merged, stats = merge_labels(dataset, [], llm_run)
+    assert merged["label_source"].tolist() == ["llm"] * 3
+    assert stats["label_sources"] == {"llm": 3} and stats["skipped"] == {}
+    assert stats["overrides"] == {"llm": 1} and stats["agree"] == {"llm": 2}
+
+
+def test_training_table_from_a_rules_only_llm_labels_run_reports_no_llm_labels(tmp_path):
+    """End to end through the lake: llm_labels' parquet written by a run without an endpoint."""
+    from trademl.lake import Lake
+    from trademl.llm import LLMLabeler
+    from trademl.llm.store import write_label_run
+    from trademl.signals.model_reports import training_table
+
+    lake = Lake(tmp_path / "lake")
+    texts = ["BTC/USDT LONG entry 62000 TP1 63500 SL 60500", "gm fam"]
+    export = lake.export("classification_data.csv")
+    export.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(
+        {"text": texts, "label": ["SIGNAL_LONG", "NON_SIGNAL"], "split": ["train", "test"]}
+    ).to_csv(export, index=False)
+    messages = [{"message_id": f"m{i}", "text": t} for i, t in enumerate(texts)]
+    run = LLMLabeler(None).label(messages)
+    assert run.mode == "rules"
+    write_label_run(run, messages, lake)
+    table, stats = training_table(lake)
+    assert set(table["label_source"]) == {"rules"}
+    assert "llm" not in stats["label_sources"] and stats["skipped"] == {"rules": 2}

@@ -87,7 +87,8 @@ def llm_labels(
     stats = run.stats
     if run.mode == "rules":
         context.log.info(
-            "no LLM endpoint configured (TRADEML_LLM_BASE_URL): labelled by the rule parser"
+            "no LLM endpoint configured (TRADEML_LLM_BASE_URL): labelled by the rule parser; "
+            "these rows are not LLM labels and training does not count them as such"
         )
     if stats.get("failures") or stats.get("ungrounded"):
         context.log.warning(
@@ -103,6 +104,8 @@ def llm_labels(
         metadata={
             **{k: v for k, v in stats.items() if isinstance(v, int | float | str)},
             "labels": len(run.labels),
+            # What training counts as LLM labels: none when the rule parser labelled the run.
+            "llm_labels": sum(row.get("source") == "llm" for row in run.labels),
             "path": dg.MetadataValue.path(str(paths["labels"])),
         }
     )
