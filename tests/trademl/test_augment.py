@@ -1,0 +1,123 @@
+"""Counterfactual augmentation: label flips with mirrored levels, unsided rows labelled by the
+levels, label-keeping noise, and nothing leaking into validation or test."""
+
+import random
+
+import pandas as pd
+import pytest
+
+from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_SHORT
+from trademl.signals.augment import (
+    AugmentConfig,
+    augment_rows,
+    augment_training_table,
+    mirror_levels,
+    relayout,
+    strip_sides,
+    swap_sides,
+)
+from trademl.signals.datasets import text_key
+from trademl.signals.levels import side_from_levels
+from trademl.signals.parser import parse_signal
+
+LONG = "#SOL/USDT LONG 🟢\nEntry: 142.50\nTP1: 146.00\nTP2: 150.25\nSL: 139.10"
+SHORT = "XAUUSD SELL 2365\nTP 2355\nTP 2345\nSL 2375"
+CHAT = "gm fam, coffee first"
+
+
+def test_swap_sides_mirrors_words_and_emoji_but_not_durations():
+    out = swap_sides("LONG 🟢 Buy now. Expected duration: short term, long-term hold")
+    assert out.startswith("SHORT 🔴 Sell now.")
+    assert "short term" in out and "long-term hold" in out
+
+
+def test_mirror_levels_reflects_targets_and_stop_about_the_entry():
+    parsed = parse_signal(LONG)
+    mirrored = mirror_levels(LONG, parsed)
+    assert mirrored is not None
+    assert "139.00" in mirrored and "134.75" in mirrored and "145.90" in mirrored
+    assert "Entry: 142.50" in mirrored  # the entry stays
+
+
+@pytest.mark.parametrize("text,label,flipped", [(LONG, SIGNAL_LONG, SIGNAL_SHORT),
+                                                (SHORT, SIGNAL_SHORT, SIGNAL_LONG)])  # fmt: skip
+def test_flip_counterfactual_flips_the_label_and_the_levels(text, label, flipped):
+    config = AugmentConfig(weights={"flip": 1.0}, second_transform_p=0.0)
+    made, stats = augment_rows([(text, label)], config, n=1)
+    assert len(made) == 1, stats.as_dict()
+    new_text, new_label, name = made[0]
+    assert (new_label, name) == (flipped, "flip")
+    parsed = parse_signal(new_text)
+    assert parsed.label == flipped
+    side = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}[flipped]
+    assert side_from_levels(parsed.entry, parsed.targets, parsed.stop_loss) == side
+
+
+def test_strip_sides_removes_the_direction_but_keeps_the_levels():
+    out = strip_sides(LONG)
+    assert "LONG" not in out and "🟢" not in out
+    assert "146.00" in out and "139.10" in out
+
+
+def test_unsided_rows_are_labelled_by_their_levels():
+    config = AugmentConfig(weights={"unsided": 1.0}, second_transform_p=0.0)
+    made, stats = augment_rows([(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT)], config, n=2)
+    assert {(lab, name) for _, lab, name in made} <= {
+        (SIGNAL_LONG, "unsided"),
+        (SIGNAL_SHORT, "unsided"),
+    }
+    for text, label, _ in made:
+        assert parse_signal(text).label == label
+        assert not any(s.label == "SIDE" for s in parse_signal(text).spans)
+
+
+def test_rows_the_parser_reads_otherwise_are_never_flipped():
+    # labelled LONG by someone, but the parser reads no stated side: no counterfactual from it
+    config = AugmentConfig(weights={"flip": 1.0}, second_transform_p=0.0)
+    made, stats = augment_rows([("BTC to the moon 🚀", SIGNAL_LONG)], config, n=3)
+    assert made == [] and stats.rejected["flip"] > 0
+
+
+def test_label_keeping_transforms_keep_the_label_of_every_class():
+    config = AugmentConfig(weights={"boilerplate": 0.5, "confounder": 0.5}, second_transform_p=0.0)
+    rows = [(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT), (CHAT, NON_SIGNAL)]
+    made, _ = augment_rows(rows, config, n=30)
+    assert len(made) >= 20
+    original = {text_key(t) for t, _ in rows}
+    for text, label, _ in made:
+        assert text_key(text) not in original
+        source = next(lab for t, lab in rows if t.split("\n")[0] in text)
+        assert label == source
+
+
+def test_relayout_variants_change_only_layout():
+    rng = random.Random(1)
+    outs = {relayout(LONG, rng) for _ in range(20)}
+    assert any("\n" not in o for o in outs)  # one line
+    assert any("🟢" not in o for o in outs)  # emoji stripped
+    assert all("142.50" in o for o in outs)
+
+
+def test_training_table_only_grows_train_and_never_copies_a_held_out_text():
+    table = pd.DataFrame(
+        {
+            "text": [LONG, SHORT, CHAT, swap_sides(mirror_levels(LONG, parse_signal(LONG)))],
+            "label": [SIGNAL_LONG, SIGNAL_SHORT, NON_SIGNAL, SIGNAL_SHORT],
+            "split": ["train", "train", "train", "test"],
+        }
+    )
+    config = AugmentConfig(weights={"flip": 1.0}, second_transform_p=0.0)
+    out, stats = augment_training_table(table, config, n=2)
+    added = out.iloc[len(table) :]
+    assert (added["split"] == "train").all()
+    assert added["label_source"].str.startswith("augmented:").all()
+    test_keys = {text_key(t) for t in table.loc[table["split"] == "test", "text"]}
+    assert not any(text_key(t) in test_keys for t in added["text"])
+    # the flip of LONG is the test row's text: made, then refused
+    assert stats["rejected"]["held_out_text"] >= 1
+    assert out.iloc[: len(table)]["text"].tolist() == table["text"].tolist()
+
+
+def test_deterministic_for_a_seed():
+    rows = [(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT), (CHAT, NON_SIGNAL)]
+    assert augment_rows(rows, n=10)[0] == augment_rows(rows, n=10)[0]

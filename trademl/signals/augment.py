@@ -1,0 +1,442 @@
+"""Training-time counterfactual augmentation for the signal classifier: structure over keywords.
+
+A classifier fine-tuned on channel posts learns shortcuts: "short" anywhere means SHORT, "🎯" means a
+signal, a "Target 1: 5.82" line means a new call. This module rewrites training rows so that the
+shortcuts stop paying and the structure (side word AND levels, ticks, where a word sits) does:
+
+* ``flip``: the side words swapped (long↔short, buy↔sell, 🟢↔🔴, лонг↔шорт, compra↔venta ...)
+  and the targets and stop mirrored about the entry: the label flips with them.
+* ``unsided``: the side words (and directional emoji) removed, the levels kept: the label is what
+  the levels imply (:func:`trademl.signals.levels.side_from_levels`), SIGNAL_NONE if nothing.
+* ``numbers``: every level rescaled (another coin's price range): the label stays.
+* ``boilerplate``: a channel's boilerplate line (disclaimer, "Expected duration: Short and medium
+  term", referral link, VIP ad) inserted into a row of any class: the label stays.
+* ``confounder``: a direction word that is not a side ("short squeeze", "long-term hold", "longs
+  liquidated", "buy the rumour") added to a row: the label stays.
+* ``layout``: emoji stripped, or line breaks removed or doubled: the label stays.
+
+Counterfactuals are built only from rows the rule parser reads the same way as their label (so the
+levels it found are the ones the label rests on) and are kept only where the parser, re-reading
+the rewritten text, agrees with the new label: a rewrite that garbles a message is dropped, never
+trained on. The same augmentation runs on a desk's own labelled rows, not only on the demo's.
+
+Written here rather than taken from nlpaug/TextAttack: those perturb words for robustness (synonyms,
+typos) but know nothing of trading levels, and a label-flipping counterfactual needs the parser's
+reading of which number is the entry, the target and the stop.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
+from trademl.signals.datasets import text_key
+from trademl.signals.levels import SIDE_LABEL, side_from_levels
+
+__all__ = ["AugmentConfig", "AugmentStats", "augment_rows", "augment_training_table"]
+
+_FLIP_LABEL = {SIGNAL_LONG: SIGNAL_SHORT, SIGNAL_SHORT: SIGNAL_LONG}
+
+# Side words and their mirror, matched case-insensitively as whole words; "long term",
+# "short-term", "short squeeze", "long run" are not sides and are never touched.
+_SIDE_PAIRS = (
+    ("long", "short"),
+    ("longs", "shorts"),
+    ("buy", "sell"),
+    ("buying", "selling"),
+    ("bullish", "bearish"),
+    ("longing", "shorting"),
+    ("лонг", "шорт"),
+    ("покупка", "продажа"),
+    ("купить", "продать"),
+    ("compra", "venta"),
+    ("comprar", "vender"),
+)
+_SWAP = {a: b for a, b in _SIDE_PAIRS} | {b: a for a, b in _SIDE_PAIRS}
+_NOT_SIDE_AFTER = r"(?![\s-]*(?:term|time|run|squeeze|liquidat|stop\s*los))"
+_SIDE_RE = re.compile(
+    r"(?<![^\W\d_])(" + "|".join(sorted(map(re.escape, _SWAP), key=len, reverse=True)) + r")"
+    r"(?![^\W\d_])" + _NOT_SIDE_AFTER,
+    re.IGNORECASE,
+)
+_EMOJI_SWAP = {
+    "🟢": "🔴",
+    "🔴": "🟢",
+    "📈": "📉",
+    "📉": "📈",
+    "⬆": "⬇",
+    "⬇": "⬆",
+    "↗": "↘",
+    "↘": "↗",
+    "🔼": "🔽",
+    "🔽": "🔼",
+    "🐂": "🐻",
+    "🐻": "🐂",
+}
+_ROCKET = re.compile("🚀")
+_DIRECTIONAL_EMOJI = re.compile("|".join(map(re.escape, [*_EMOJI_SWAP, "🚀"])))
+_EMOJI = re.compile(
+    "[\U0001f300-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2190-\u21ff\ufe0f\u200d\u20e3]"
+)
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+#: Lines that channels paste into every kind of post. Written for this project.
+BOILERPLATE = (
+    "Expected duration: Short and medium term",
+    "Expected duration: short term",
+    "Expected duration: mid to long term",
+    "⏳ Duration: long term",
+    "Not financial advice. DYOR.",
+    "⚠️ Disclaimer: trading is risky, never invest more than you can afford to lose.",
+    "Register on our partner exchange: https://partner.example/ref/8841",
+    "🎁 Join VIP: t.me/example_vip_room",
+    "Use 2-3% of your portfolio per trade",
+    "Follow us on X for more updates",
+    "Risk management is key 🔑",
+    "#crypto #trading #signals",
+    "Powered by the analyst team",
+    "Short-term outlook only, manage your risk",
+    "Long-term investors: this is not for you",
+)
+
+#: Direction words in sentences that state no trade. Written for this project.
+CONFOUNDERS = (
+    "short squeeze incoming?",
+    "longs liquidated again lol",
+    "long-term hold, not a trade",
+    "buy the rumour, sell the news",
+    "shorts got rekt today",
+    "short term pain, long term gain",
+    "funding flipped, longs paying shorts",
+    "sell in May and go away?",
+    "bulls vs bears, who wins this week",
+    "I am not selling, long term hodler",
+)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """How much and what to add; all recorded in the model's metadata."""
+
+    share: float = 0.35  # augmented rows as a share of the original training rows
+    seed: int = 13
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "flip": 0.30,
+            "unsided": 0.22,
+            "numbers": 0.10,
+            "boilerplate": 0.20,
+            "confounder": 0.10,
+            "layout": 0.08,
+        }
+    )
+    second_transform_p: float = 0.35  # chance of a boilerplate/layout/numbers pass on top
+
+
+@dataclass
+class AugmentStats:
+    added: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)
+    label_of_added: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": dict(self.added),
+            "rejected": dict(self.rejected),
+            "label_of_added": dict(self.label_of_added),
+            "n_added": int(sum(self.added.values())),
+        }
+
+
+# --------------------------------------------------------------------------- text operations
+
+
+def _case_like(word: str, model: str) -> str:
+    if model.isupper():
+        return word.upper()
+    if model[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def swap_sides(text: str) -> str:
+    """Every side word and directional emoji replaced by its mirror (rockets removed)."""
+
+    def word(m: re.Match) -> str:
+        w = m.group(1)
+        return _case_like(_SWAP[w.lower()], w)
+
+    out = _SIDE_RE.sub(word, text)
+    out = "".join(_EMOJI_SWAP.get(c, c) for c in out)
+    return _ROCKET.sub("", out)
+
+
+def strip_sides(text: str) -> str:
+    """Side words and directional emoji removed; lines emptied by it dropped."""
+    out = _SIDE_RE.sub("", text)
+    out = _DIRECTIONAL_EMOJI.sub("", out)
+    out = re.sub(r"\(\s*\)|\[\s*\]", "", out)
+    lines = [re.sub(r"[ \t]{2,}", " ", ln).strip() for ln in out.split("\n")]
+    kept = [ln for ln in lines if ln and re.search(r"[\w\d]", ln) or not ln]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def _surface_decimals(surface: str) -> int:
+    return len(surface.rsplit(".", 1)[1]) if "." in surface else 0
+
+
+def _format_like(value: float, surface: str, decimals: int | None = None) -> str:
+    decimals = _surface_decimals(surface) if decimals is None else decimals
+    thousands = "," in surface
+    text = f"{value:,.{decimals}f}" if thousands else f"{value:.{decimals}f}"
+    return text
+
+
+def _replace_spans(text: str, edits: list[tuple[int, int, str]]) -> str:
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _value(surface: str) -> float | None:
+    try:
+        return float(surface.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _level_spans(text: str, parsed: Any) -> dict[str, list[tuple[int, int, float]]]:
+    out: dict[str, list[tuple[int, int, float]]] = {"ENTRY": [], "TARGET": [], "STOP_LOSS": []}
+    for span in parsed.spans:
+        if span.label in out:
+            v = _value(text[span.start : span.end])
+            if v is not None:
+                out[span.label].append((span.start, span.end, v))
+    return out
+
+
+def mirror_levels(text: str, parsed: Any) -> str | None:
+    """Targets and stop reflected about the entry's midpoint; None if a level would go ≤ 0 or the
+    parser's spans do not carry the levels."""
+    spans = _level_spans(text, parsed)
+    if not spans["ENTRY"] or not (spans["TARGET"] or spans["STOP_LOSS"]):
+        return None
+    values = [v for _, _, v in spans["ENTRY"]]
+    ref = (min(values) + max(values)) / 2
+    edits = []
+    for start, end, v in spans["TARGET"] + spans["STOP_LOSS"]:
+        new = 2 * ref - v
+        if new <= 0:
+            return None
+        edits.append((start, end, _format_like(new, text[start:end])))
+    return _replace_spans(text, edits)
+
+
+def rescale_levels(text: str, parsed: Any, rng: random.Random) -> str | None:
+    """Every level multiplied by one factor (another instrument's price range)."""
+    spans = _level_spans(text, parsed)
+    levels = spans["ENTRY"] + spans["TARGET"] + spans["STOP_LOSS"]
+    if not levels:
+        return None
+    factor = rng.choice((0.001, 0.01, 0.1, 0.5, 2.0, 10.0, 100.0)) * rng.uniform(0.8, 1.25)
+    edits = []
+    for start, end, v in levels:
+        surface = text[start:end]
+        new = v * factor
+        digits = len(surface.replace(",", "").replace(".", "").lstrip("0")) or 1
+        magnitude = len(str(int(new))) if new >= 1 else 0
+        decimals = max(0, digits - magnitude) if new >= 1 else max(2, digits + 2)
+        decimals = min(decimals, 8)
+        edits.append((start, end, _format_like(new, "1.0" if decimals else "1", decimals)))
+    return _replace_spans(text, edits)
+
+
+def _insert_line(text: str, line: str, rng: random.Random) -> str:
+    lines = text.split("\n")
+    at = rng.choice((0, len(lines), len(lines), rng.randint(0, len(lines))))
+    lines.insert(at, line)
+    return "\n".join(lines)
+
+
+def relayout(text: str, rng: random.Random) -> str:
+    kind = rng.choice(("strip_emoji", "one_line", "double_breaks"))
+    if kind == "strip_emoji":
+        out = _EMOJI.sub("", text)
+    elif kind == "one_line":
+        out = re.sub(r"\s*\n\s*", rng.choice((" ", " | ", ", ")), text)
+    else:
+        out = text.replace("\n", "\n\n")
+    out = re.sub(r"[ \t]{2,}", " ", out).strip()
+    return out
+
+
+# --------------------------------------------------------------------------- per-row transforms
+
+
+def _parse(text: str):
+    from trademl.signals.parser import parse_signal
+
+    return parse_signal(text)
+
+
+def _levels_of(parsed: Any) -> tuple[list[float], list[float], float | None]:
+    return list(parsed.entry), list(parsed.targets), parsed.stop_loss
+
+
+def _stated(parsed: Any) -> bool:
+    return any(s.label == "SIDE" for s in parsed.spans)
+
+
+def _counterfactual_source(text: str, label: str):
+    """The parser's reading of a LONG/SHORT row whose side is stated and whose levels agree."""
+    if label not in _FLIP_LABEL:
+        return None
+    parsed = _parse(text)
+    if parsed.label != label or not _stated(parsed):
+        return None
+    side = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}[label]
+    if side_from_levels(*_levels_of(parsed)) != side:
+        return None
+    return parsed
+
+
+def _flip(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    parsed = _counterfactual_source(text, label)
+    if parsed is None:
+        return None
+    mirrored = mirror_levels(text, parsed)
+    if mirrored is None:
+        return None
+    new_text, new_label = swap_sides(mirrored), _FLIP_LABEL[label]
+    return (new_text, new_label) if _parse(new_text).label == new_label else None
+
+
+def _unsided(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    parsed = _counterfactual_source(text, label)
+    if parsed is None:
+        return None
+    new_text = strip_sides(text)
+    reread = _parse(new_text)
+    if _stated(reread):
+        return None  # a side word the strip did not know survives
+    side = side_from_levels(*_levels_of(reread))
+    new_label = SIDE_LABEL.get(side, SIGNAL_NONE) if reread.entry else None
+    if new_label is None or reread.label != new_label:
+        return None
+    return new_text, new_label
+
+
+def _numbers(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    if label == NON_SIGNAL:
+        return None
+    parsed = _parse(text)
+    if parsed.label != label:
+        return None
+    new_text = rescale_levels(text, parsed, rng)
+    if new_text is None or _parse(new_text).label != label:
+        return None
+    return new_text, label
+
+
+def _boilerplate(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    return _insert_line(text, rng.choice(BOILERPLATE), rng), label
+
+
+def _confounder(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    line = rng.choice(CONFOUNDERS)
+    if label == NON_SIGNAL:
+        return (rng.choice((f"{text} {line}", f"{line} {text}", f"{text}\n{line}")), label)
+    return _insert_line(text, line, rng), label
+
+
+def _layout(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    new = relayout(text, rng)
+    return (new, label) if new and new != text else None
+
+
+_TRANSFORMS = {
+    "flip": _flip,
+    "unsided": _unsided,
+    "numbers": _numbers,
+    "boilerplate": _boilerplate,
+    "confounder": _confounder,
+    "layout": _layout,
+}
+#: Transforms that change structure and so need a signal row to start from.
+_SIGNAL_ONLY = frozenset(("flip", "unsided", "numbers"))
+
+
+def augment_rows(
+    rows: list[tuple[str, str]], config: AugmentConfig | None = None, *, n: int | None = None
+) -> tuple[list[tuple[str, str, str]], AugmentStats]:
+    """Up to ``n`` (default ``share`` × len(rows)) new ``(text, label, transform)`` rows from
+    ``(text, label)`` rows. Deterministic for a seed; never returns a text of the input."""
+    config = config or AugmentConfig()
+    rng = random.Random(config.seed)
+    stats = AugmentStats()
+    if not rows:
+        return [], stats
+    target = int(round(config.share * len(rows))) if n is None else n
+    names = list(config.weights)
+    weights = [config.weights[k] for k in names]
+    seen = {text_key(t) for t, _ in rows}
+    signal_rows = [r for r in rows if r[1] != NON_SIGNAL]
+    out: list[tuple[str, str, str]] = []
+    attempts = 0
+    while len(out) < target and attempts < target * 6:
+        attempts += 1
+        name = rng.choices(names, weights)[0]
+        pool = signal_rows if name in _SIGNAL_ONLY and signal_rows else rows
+        text, label = pool[rng.randrange(len(pool))]
+        made = _TRANSFORMS[name](text, label, rng)
+        if made is None:
+            stats.rejected[name] += 1
+            continue
+        new_text, new_label = made
+        if rng.random() < config.second_transform_p:
+            extra = rng.choice(("boilerplate", "layout", "numbers"))
+            again = _TRANSFORMS[extra](new_text, new_label, rng)
+            if again is not None:
+                new_text, name = again[0], f"{name}+{extra}"
+        key = text_key(new_text)
+        if key in seen:
+            stats.rejected["duplicate"] += 1
+            continue
+        seen.add(key)
+        out.append((new_text, new_label, name))
+        stats.added[name] += 1
+        stats.label_of_added[new_label] += 1
+    return out, stats
+
+
+def augment_training_table(
+    table: pd.DataFrame, config: AugmentConfig | None = None, *, n: int | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``table`` (text,label,split[,label_source]) plus augmented rows in the train split.
+
+    Only train rows are rewritten, and no augmented text equals a text of any split (by the
+    export's de-duplication key), so validation and test stay untouched and unleaked. The new rows
+    carry ``label_source="augmented:<transform>"``.
+    """
+    train = table[table["split"] == "train"]
+    rows = list(zip(train["text"].astype(str), train["label"].astype(str), strict=True))
+    made, stats = augment_rows(rows, config, n=n)
+    held_out = {text_key(t) for t in table.loc[table["split"] != "train", "text"]}
+    kept = [(t, lab, name) for t, lab, name in made if text_key(t) not in held_out]
+    stats.rejected["held_out_text"] += len(made) - len(kept)
+    extra = pd.DataFrame(
+        {
+            "text": [t for t, _, _ in kept],
+            "label": [lab for _, lab, _ in kept],
+            "split": "train",
+            "label_source": [f"augmented:{name}" for _, _, name in kept],
+        }
+    )
+    out = pd.concat([table, extra], ignore_index=True) if len(extra) else table.copy()
+    return out, stats.as_dict()
