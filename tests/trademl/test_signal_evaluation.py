@@ -40,12 +40,14 @@ def test_classification_counts_accuracy_macro_f1_and_confusion():
     }
 
 
-def test_predicted_class_absent_from_gold_counts_in_macro_f1():
+def test_macro_f1_is_over_the_gold_files_classes():
     gold = [_row("SIGNAL_LONG"), _row("SIGNAL_LONG")]
     pred = [_row("SIGNAL_LONG"), _row("SIGNAL_NONE")]
     c = score_signals(gold, pred)["classification"]
-    # LONG f1 = 2*1*0.5/1.5 = 2/3; NONE f1 = 0 -> macro 1/3
-    assert c["macro_f1"] == pytest.approx(1 / 3)
+    # Issue 9: macro over the classes present in the gold file. The wrong SIGNAL_NONE answer
+    # still costs LONG its recall: LONG f1 = 2*1*0.5/1.5 = 2/3 -> macro 2/3, not (2/3 + 0)/2.
+    assert c["macro_f1"] == pytest.approx(2 / 3)
+    assert c["per_class"]["SIGNAL_NONE"]["f1"] == 0.0  # still reported
 
 
 def test_extraction_scalar_rules():
