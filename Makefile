@@ -29,6 +29,10 @@ instance:
 demo-data: venv
 	$(VENV)/bin/trademl demo-data --out var/demo_data
 
+# The demo's gold set for the promotion gate (TRADEML_GOLD): hand-written channel layouts. Set
+# TRADEML_GOLD to a desk's own hand-labelled JSONL files, or empty for the test split alone.
+demo ui: export TRADEML_GOLD ?= $(CURDIR)/tests/data/channel_styles.jsonl
+
 demo: venv instance demo-data
 	$(PY) -m trademl_jobs.demo
 

@@ -18,8 +18,12 @@ def default_resources() -> dict[str, object]:
 
     ``TRADEML_LAKE`` (default ``$TRADEML_HOME/lake``), ``TRADEML_INBOX`` (default
     ``$TRADEML_HOME/demo_data``), ``TRADEML_SQL_URL`` (default: the labelling store
-    ``labeling.sqlite`` in the inbox; set it empty to read no SQL table), ``TRADEML_SQL_TABLE``.
+    ``labeling.sqlite`` in the inbox; set it empty to read no SQL table), ``TRADEML_SQL_TABLE``,
+    ``TRADEML_GOLD`` (gold-format JSONL files for the promotion gate, separated by ``os.pathsep``
+    or commas; default none) and ``TRADEML_GOLD_MARGIN`` (default 0.01).
     """
+    from trademl.signals.model_reports import split_gold_paths
+
     home = trademl_home()
     inbox = os.environ.get("TRADEML_INBOX", str(home / "demo_data"))
     sql_url = (
@@ -31,6 +35,8 @@ def default_resources() -> dict[str, object]:
         "registry": ModelRegistryResource(
             root=os.environ.get("TRADEML_MODELS", str(Path(lake) / "models")),
             promotion_margin=float(os.environ.get("TRADEML_PROMOTION_MARGIN", "0.01")),
+            gold_files=split_gold_paths(os.environ.get("TRADEML_GOLD")),
+            gold_margin=float(os.environ.get("TRADEML_GOLD_MARGIN") or "0.01"),
         ),
         "llm": llm_from_env(),
         "training": TrainingResource(

@@ -66,9 +66,31 @@ class ModelRegistryResource(dg.ConfigurableResource):
     root: str = "var/lake/models"
     #: A challenger is promoted unless it is worse than the champion by more than this (absolute).
     promotion_margin: float = 0.01
+    #: The desk's gold set: gold-format JSONL files (hand-labelled messages, the layout
+    #: ``trademl eval-signals`` reads); an entry may hold several paths separated by
+    #: ``os.pathsep`` or commas (the ``TRADEML_GOLD`` form). Both eval reports score challenger
+    #: and champion on each file, and the promotion checks block a challenger worse on any.
+    #: Empty: the test split alone decides.
+    gold_files: list[str] = []
+    #: A challenger worse than the champion on a gold file by more than this (absolute macro-F1
+    #: for the classifier, field F1 for the extractor) is not promoted.
+    gold_margin: float = 0.01
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.root)
+
+    def gold_paths(self) -> list[str]:
+        """The configured gold files, one path each (see :attr:`gold_files`)."""
+        from trademl.signals.model_reports import split_gold_paths
+
+        return split_gold_paths(self.gold_files)
+
+    def gold_sets(self):
+        """The configured gold files, loaded (:func:`trademl.signals.model_reports.load_gold_sets`);
+        an :class:`~trademl.errors.InputError` names a missing or malformed file."""
+        from trademl.signals.model_reports import load_gold_sets
+
+        return load_gold_sets(self.gold_paths())
 
 
 def llm_from_env() -> LLMResource:
