@@ -6,11 +6,15 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from trademl.demo.boilerplate import channel_boilerplate, stamp
 from trademl.demo.chatter import chatter, update
 from trademl.demo.instruments import SignalNumbers, make_signal_numbers, pick_instrument, to_number
 from trademl.demo.markup import MessageText
+from trademl.demo.results import result_post
+from trademl.demo.setups import NONE_HOW, level_layout, level_numbers, none_numbers
 from trademl.demo.signal_styles import STYLES
-from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT, empty_fields
+from trademl.labels import NON_SIGNAL, SIGNAL_NONE, empty_fields
+from trademl.signals.levels import SIDE_LABEL
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,19 @@ CHANNELS: tuple[Channel, ...] = (
     ),
 )
 
-#: Share of each kind of message in a channel-day (the rest are LONG/SHORT signals).
-MIX = {"chat": 0.45, "update": 0.20, "signal_none": 0.05}
+#: Share of each kind of message in a channel-day (the rest are signals that state their side).
+#: ``signal_levels``: a long or short whose side only its levels tell (no side word, no emoji);
+#: ``signal_none``: a set-up whose direction neither words nor levels tell.
+MIX = {"chat": 0.45, "update": 0.20, "signal_none": 0.05, "signal_levels": 0.09}
 
 LABEL_OF_KIND = {"chat": NON_SIGNAL, "update": NON_SIGNAL, "signal_none": SIGNAL_NONE}
+#: Kinds that write a trade set-up (gold fields and entity spans).
+SETUP_KINDS = ("signal", "signal_levels", "signal_none")
+#: Share of level-only set-ups and of SIGNAL_NONE ones written in the plain layouts of
+#: :mod:`setups` rather than in the channel's own style (with its side left out).
+PLAIN_LAYOUT_P = 0.4
+#: Share of follow-ups on a signal with a side that are a result card restating it.
+RESULT_P = 0.4
 
 
 @dataclass
@@ -108,9 +121,11 @@ class ChatMessage:
 
     msg_id: int
     when: datetime  # UTC
-    kind: str  # chat, update, signal, signal_none, service
+    kind: str  # chat, update, signal, signal_levels, signal_none, service
     body: MessageText
     numbers: SignalNumbers | None = None
+    layout: str = ""  # the style or layout that wrote it (answers.jsonl: for error analysis)
+    boilerplate: tuple[str, ...] = ()  # channel lines stamped on it (no class, no entity)
     author: str = ""  # Discord member; Telegram channels post as the channel
     reply_to: int | None = None
     edited: datetime | None = None
@@ -122,16 +137,23 @@ class ChatMessage:
     def label(self) -> str | None:
         if self.defect == "empty_text" or self.kind == "service":
             return None
-        if self.kind == "signal":
-            return SIGNAL_LONG if self.numbers and self.numbers.side == "LONG" else SIGNAL_SHORT
+        if self.kind in ("signal", "signal_levels"):
+            return SIDE_LABEL[self.numbers.side]
         return LABEL_OF_KIND[self.kind]
+
+    @property
+    def side_source(self) -> str | None:
+        """Where the gold side comes from: "stated" in words, "levels" only, None: no side."""
+        return {"signal": "stated", "signal_levels": "levels"}.get(self.kind)
 
 
 def gold_fields(msg: ChatMessage) -> dict:
     """The gold-format fields of a message, read off the spans it was composed with."""
     fields = empty_fields()
-    if msg.kind not in ("signal", "signal_none") or msg.numbers is None:
+    if msg.kind not in SETUP_KINDS or msg.numbers is None:
         return fields
+    if msg.kind == "signal_levels":  # no SIDE span: the levels say it
+        fields["side"] = msg.numbers.side
     for label, surface in msg.body.labelled():
         if label == "PAIR":
             fields["pair"] = msg.numbers.instrument.symbol
@@ -158,23 +180,40 @@ def day_quota(n: int) -> list[str]:
 
 def compose(
     rng: random.Random, channel: Channel, kind: str, day_index: int, about: SignalNumbers | None
-) -> tuple[MessageText, SignalNumbers | None]:
-    """The text of one message of ``kind`` in the channel's voice."""
+) -> tuple[MessageText, SignalNumbers | None, str]:
+    """The text of one message of ``kind`` in the channel's voice, its numbers and its layout."""
     if kind == "chat":
-        return chatter(rng, channel.lang, channel.universe), None
+        return chatter(rng, channel.lang, channel.universe), None, "chat"
     if kind == "update":
-        return update(rng, channel.lang, about, channel.universe), None
-    style = STYLES[rng.choice(channel.styles)]
-    numbers = make_signal_numbers(
-        rng,
-        pick_instrument(rng, channel.universe),
-        day_index,
-        n_entries=rng.choice(style.entries),
-        n_targets=rng.choice(style.targets),
-        leverage=rng.random() < style.leverage_p,
-        sides=style.sides,
-    )
-    return style.compose(numbers, rng, kind == "signal"), numbers
+        if about and about.side and about.targets and rng.random() < RESULT_P:
+            body, layout = result_post(rng, channel.lang, about)
+            return body, None, layout
+        return update(rng, channel.lang, about, channel.universe), None, "update"
+    style_name = rng.choice(channel.styles)
+    style = STYLES[style_name]
+    inst = pick_instrument(rng, channel.universe)
+    if kind == "signal":
+        numbers = make_signal_numbers(
+            rng,
+            inst,
+            day_index,
+            n_entries=rng.choice(style.entries),
+            n_targets=rng.choice(style.targets),
+            leverage=rng.random() < style.leverage_p,
+            sides=style.sides,
+        )
+        return style.compose(numbers, rng, True), numbers, style_name
+    if kind == "signal_levels":
+        numbers = level_numbers(rng, inst, day_index, style)
+        prefix = ""
+    else:
+        how = rng.choices(tuple(NONE_HOW), weights=tuple(NONE_HOW.values()))[0]
+        numbers = none_numbers(rng, inst, day_index, style, how)
+        prefix = how + ":"
+    if numbers.stop_loss is None or not numbers.targets or rng.random() < PLAIN_LAYOUT_P:
+        body, layout = level_layout(numbers, rng, channel.lang)
+        return body, numbers, prefix + layout
+    return style.compose(numbers, rng, False), numbers, prefix + style_name
 
 
 _MEMBERS = (
@@ -206,6 +245,14 @@ def channel_messages(
     of the per-day quota, so the labelled mix keeps its proportions).
     """
     rng = random.Random(f"{seed}/chat/{channel.platform}/{channel.slug}")
+    # boilerplate draws from its own stream: the messages stay what they would be without it
+    boiler_rng = random.Random(f"{seed}/boilerplate/{channel.platform}/{channel.slug}")
+    boiler = channel_boilerplate(
+        boiler_rng,
+        channel.lang,
+        channel.slug.replace("-", "_"),
+        fx=channel.universe in ("forex", "fx", "gold"),
+    )
     analyst = f"{(channel.guild or channel.name).split()[0]}_Analyst"
     messages: list[ChatMessage] = []
     last_signal: tuple[int, SignalNumbers] | None = None
@@ -225,21 +272,22 @@ def channel_messages(
             defect = {"empty_text": "empty_text", "bad_date": "unparseable_date"}.get(kind)
             real_kind = "chat" if defect else kind
             about = last_signal[1] if last_signal else None
-            body, numbers = compose(rng, channel, real_kind, day, about)
-            msg = ChatMessage(msg_id, when, real_kind, body, numbers, defect=defect)
+            body, numbers, layout = compose(rng, channel, real_kind, day, about)
+            msg = ChatMessage(msg_id, when, real_kind, body, numbers, layout, defect=defect)
             msg.author = analyst if real_kind != "chat" else rng.choice(_MEMBERS)
             if channel.platform == "telegram":
                 msg.author = channel.name
             if defect == "empty_text":
                 msg.body, msg.photo = MessageText(), True  # a chart posted without a caption
+            msg.boilerplate = stamp(msg.body, boiler, boiler_rng)
             if kind == "update" and last_signal and rng.random() < 0.6:
                 msg.reply_to = last_signal[0]
-            if real_kind == "signal":
+            if real_kind in ("signal", "signal_levels"):
                 if rng.random() < 0.08:
                     msg.edited = when + timedelta(seconds=rng.randint(30, 900))
                 msg.photo = rng.random() < 0.06
             messages.append(msg)
-            if real_kind in ("signal", "signal_none") and numbers:
+            if real_kind in SETUP_KINDS and numbers and numbers.targets:
                 last_signal = (msg_id, numbers)
             if real_kind == "signal" and channel.platform == "telegram" and rng.random() < 0.04:
                 pin_time = when + timedelta(seconds=rng.randint(5, 120))

@@ -12,7 +12,7 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 
-from trademl.demo.channels import Channel, ChatMessage, gold_fields
+from trademl.demo.channels import SETUP_KINDS, Channel, ChatMessage, gold_fields
 from trademl.demo.files import atomic_open
 from trademl.demo.markup import plain_from_telegram
 
@@ -82,7 +82,7 @@ def _answer(
     spans: list[dict],
 ) -> dict:
     fields = gold_fields(msg)
-    has_fields = msg.kind in ("signal", "signal_none")
+    has_fields = msg.kind in SETUP_KINDS
     return {
         "source": source,
         "channel": channel_name,
@@ -93,8 +93,13 @@ def _answer(
         "text": text,
         "label": msg.label,
         **fields,
+        "side_source": msg.side_source,
         "entities": spans if has_fields else [],
         "defect": msg.defect,
+        # not gold fields: what wrote the message, and the channel lines stamped on it
+        "kind": msg.kind,
+        "layout": msg.layout,
+        "boilerplate": list(msg.boilerplate),
     }
 
 

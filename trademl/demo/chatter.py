@@ -2,7 +2,9 @@
 
 All of it is NON_SIGNAL, and much of it names pairs and numbers on purpose (news, "TP1 hit"), so a
 classifier has to learn more than "has a coin and a price". English channels also post the
-look-alikes of :mod:`lookalikes` (results with pips, stop moves, levels to watch, recaps).
+look-alikes of :mod:`lookalikes` (results with pips, stop moves, levels to watch, recaps); every
+channel's follow-ups include the signal-shaped result cards of :mod:`results`, and its small talk
+direction words that are no side ("short squeeze", "long-term hold", "longs liquidated").
 """
 
 from __future__ import annotations
@@ -67,6 +69,46 @@ _CHAT_EN = (
     "charts look bullish tbh",
     "so choppy today",
 )
+#: Direction words that are no side: horizons, liquidations, sayings. Every pool gets some, so
+#: "long" or "short" in a message says nothing about its class by itself.
+_CONFOUNDERS_EN = (
+    "short term pain, long term gain 💪",
+    "{b} is a long-term hold for me, not selling",
+    "short squeeze incoming on {b}? funding deeply negative",
+    "longs liquidated again, ${x:.1f}B wiped overnight",
+    "buy the rumour, sell the news 🤷",
+    "shorts got rekt on that {b} wick 😂",
+    "too many longs on {b}, careful",
+    "short-term bearish, long-term bullish on {b}",
+    "who's still buying this? I'm sitting on my hands",
+    "Sell in May and go away? 😅",
+    "{b} longs vs shorts ratio at {p}/{q}",
+    "long time no see, {b} at these prices",
+)
+_CONFOUNDERS_FX = (
+    "short term pain, long term gain 💪",
+    "buy the rumour, sell the news 🤷",
+    "dollar longs crowded into NFP",
+    "short-term the trend is down, long-term still up",
+    "sellers stepped in at the highs yesterday",
+    "long week, see you Monday 🙏",
+)
+_CONFOUNDERS_RU = (
+    "Лонги снова ликвидировали, ${x:.1f} млрд за ночь",
+    "Шортистов вынесло на {b} 😂",
+    "{b} держу долгосрочно, не продаю",
+    "Покупай на слухах, продавай на фактах 🤷",
+    "Краткосрочно медвежий, долгосрочно бычий взгляд на {b}",
+    "Шорт-сквиз на {b}? Фандинг сильно отрицательный",
+)
+_CONFOUNDERS_ES = (
+    "Compra el rumor, vende la noticia 🤷",
+    "{b} a largo plazo sigo alcista",
+    "Los cortos liquidados en {b} 😂",
+    "Compre no boato, venda no fato",
+    "Corto plazo bajista, largo plazo alcista",
+    "Semana larga, nos vemos el lunes 🙏",
+)
 _GREETINGS_RU = (
     "Всем доброе утро ☀️",
     "Привет всем!",
@@ -110,6 +152,7 @@ def _fill(template: str, rng: random.Random, inst: Instrument) -> str:
         k=rng.randint(1, 20),
         lvl=f"{level:.{decimals}f}",
         lvl2=f"{level * 1.05:.{decimals}f}",
+        q=rng.choice((48, 55, 61, 70)),
     )
 
 
@@ -141,6 +184,11 @@ _FX_UNIVERSES = ("forex", "fx", "gold")
 def chatter(rng: random.Random, lang: str, universe: str) -> MessageText:
     """A greeting, question, news item, promo, plain talk or a look-alike with levels."""
     inst = pick_instrument(rng, universe) if universe != "crypto" else rng.choice(CRYPTO[:5])
+    if rng.random() < 0.12:
+        pool = {"ru": _CONFOUNDERS_RU, "es": _CONFOUNDERS_ES}.get(lang, _CONFOUNDERS_EN)
+        if lang == "en" and universe in _FX_UNIVERSES:
+            pool = _CONFOUNDERS_FX
+        return MessageText().add(_fill(rng.choice(pool), rng, inst))
     if lang == "es":
         return MessageText().add(_fill(rng.choice(_CHAT_ES), rng, inst))
     if lang != "ru" and rng.random() < _LOOKALIKE_CHAT_P.get(universe, 0.3):
@@ -195,7 +243,8 @@ def update(
     if lang not in ("ru", "es") and rng.random() < (0.5 if inst.kind == "crypto" else 0.75):
         kinds = ("result", "manage")
         return MessageText().add(lookalike(rng, inst, pick_instrument(rng, universe), kinds))
-    price = about.targets[0] if about else f"{inst.price:g}"
+    targets = about.targets if about and about.targets else ()
+    price = targets[0] if targets else f"{inst.price:g}"
     template = rng.choice({"ru": _UPDATES_RU, "es": _UPDATES_ES}.get(lang, _UPDATES_EN))
     if inst.kind == "crypto":
         pair_text = rng.choice((f"#{inst.base}/{inst.quote}", inst.symbol, inst.base))
@@ -203,7 +252,7 @@ def update(
         pair_text = "GOLD" if inst.symbol == "XAUUSD" else inst.symbol
         template = template.replace("{b}", "{pair}").replace(" with {lev}x", "")
     text = template.format(
-        k=rng.randint(1, len(about.targets) if about else 3),
+        k=rng.randint(1, len(targets) or 3),
         pct=round(rng.uniform(3, 120), 1),
         h=rng.randint(0, 30),
         m=rng.randint(0, 59),

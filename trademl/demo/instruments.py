@@ -80,10 +80,12 @@ class SignalNumbers:
     """A signal's prices, already formatted as they will appear in the text."""
 
     instrument: Instrument
-    side: str  # LONG or SHORT: what the trader means, stated in the text or not
+    #: LONG or SHORT: what the trader means, stated in the text or not; None: a set-up whose
+    #: levels imply no direction (see :mod:`trademl.demo.setups`)
+    side: str | None
     entries: tuple[str, ...]
-    targets: tuple[str, ...]
-    stop_loss: str
+    targets: tuple[str, ...]  # empty: a pair and an entry alone
+    stop_loss: str | None
     leverage: int | None
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from trademl.demo.channels import CHANNELS, compose, day_quota
+from trademl.demo.channels import CHANNELS, SETUP_KINDS, compose, day_quota
 
 _SCHEMA = """
 CREATE TABLE messages (
@@ -25,7 +25,8 @@ CREATE TABLE labeled (
     id INTEGER PRIMARY KEY,
     message_id INTEGER NOT NULL REFERENCES messages(id),
     is_signal INTEGER NOT NULL,
-    -- 'LONG' | 'SHORT' | 'NONE' (a signal, direction not stated) | NULL (not a signal)
+    -- 'LONG' | 'SHORT' (stated, or implied by the levels) | 'NONE' (a set-up whose direction
+    -- neither words nor levels tell) | NULL (not a signal)
     direction TEXT,
     pair_start INTEGER, pair_end INTEGER,
     leverage_start INTEGER, leverage_end INTEGER,
@@ -71,8 +72,8 @@ def _label_row(
     targets = by_label.get("TARGET", [])
     for k in range(1, 6):
         put(f"target{k}", targets[k - 1 : k])
-    is_signal = kind in ("signal", "signal_none")
-    direction = (side if kind == "signal" else "NONE") if is_signal else None
+    is_signal = kind in SETUP_KINDS
+    direction = (side if kind != "signal_none" else "NONE") if is_signal else None
     return (
         row_id,
         int(is_signal),
@@ -101,7 +102,7 @@ def write_labeling_store(
     for row_id, kind in enumerate(kinds, 1):
         channel = rng.choice(channels)
         when = t0 + timedelta(seconds=rng.randrange(max(days, 1) * 86_400))
-        body, numbers = compose(rng, channel, kind, (when - t0).days, None)
+        body, numbers, _ = compose(rng, channel, kind, (when - t0).days, None)
         text = body.plain()
         messages.append(
             (
@@ -114,7 +115,7 @@ def write_labeling_store(
         )
         if rng.random() < labeled_share:
             side = numbers.side if numbers else None
-            spans = body.spans() if kind in ("signal", "signal_none") else []
+            spans = body.spans() if kind in SETUP_KINDS else []
             labeled_when = when + timedelta(days=1, minutes=rng.randrange(600))
             labeled.append(_label_row(row_id, kind, side, spans, labeled_when))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -128,9 +128,10 @@ def leverage_percent(n: SignalNumbers, rng: random.Random, show_side: bool) -> M
     b.add("\nTargets:\n")
     for k, t in enumerate(n.targets, 1):
         pct = sign * (to_number(t) / entry - 1.0) * lev * 100
-        b.add(f"{k}) ").add(t, "TARGET").add(f" (+{pct:.1f}%)\n")
+        # a set-up with no direction (targets both sides) has no profit to print per target
+        b.add(f"{k}) ").add(t, "TARGET").add(f" (+{pct:.1f}%)\n" if n.side else "\n")
     pct = sign * (to_number(n.stop_loss) / entry - 1.0) * lev * 100
-    b.add("SL: ").add(n.stop_loss, "STOP_LOSS").add(f" ({pct:.1f}%)")
+    b.add("SL: ").add(n.stop_loss, "STOP_LOSS").add(f" ({pct:.1f}%)" if n.side else "")
     return b.add(rng.choice(("\nRisk 2% of balance per trade", "\n⚠️ max 3% margin", "")))
 
 

@@ -1,8 +1,10 @@
 """Building blocks of the signal styles: the style record and helpers that label as they write.
 
 A style is a function ``(numbers, rng, show_side) -> MessageText``; with ``show_side`` False it
-writes the same signal without stating the direction (a SIGNAL_NONE message): no side word and no
-directional emoji (arrows, green/red dots, rockets), since those state a direction too.
+writes the same set-up without stating the direction: no side word and no directional emoji
+(arrows, green/red dots, rockets), since those state a direction too. Its class then comes from
+the levels alone (:func:`trademl.signals.levels.side_from_levels`): a long or a short when they
+imply one, SIGNAL_NONE when they contradict each other (see :mod:`trademl.demo.setups`).
 """
 
 from __future__ import annotations

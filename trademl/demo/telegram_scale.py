@@ -37,7 +37,7 @@ def _body_pool(rng: random.Random, size: int, days: int, unique: bool) -> list[s
     pool = []
     for k in range(size):
         channel = channels[k % len(channels)]
-        body, _ = compose(rng, channel, rng.choice(kinds), k % max(days, 1), None)
+        body, _, _ = compose(rng, channel, rng.choice(kinds), k % max(days, 1), None)
         text, entities = body.telegram()
         if unique:
             tag = f" #m{_ID_MARK}"
