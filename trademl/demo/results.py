@@ -151,7 +151,7 @@ def result_post(rng: random.Random, lang: str, about: SignalNumbers) -> tuple[Me
         word = rng.choice(w["target"])
         for k, t in enumerate(about.targets[:hit], 1):
             b.add(f"\n{word.format(k=k)} {tick} {gain.of(t)}")
-            if rng.random() < 0.4:
+            if rng.random() < 0.6:
                 b.add(f" ({t})")
         if gain.lev > 1:
             b.add(f"\n{gain.lev}x leverage")
