@@ -15,6 +15,13 @@ yet a trade. The checks here look at where the numbers sit and what they imply:
 - **market** (:func:`market_problem`): where the lake has candles for the pair at the message
   time, every entry lies within ``price_band`` (a fraction) of the last close at or before it.
 
+- **direction** (the class definition): a direction the levels imply is a direction, so an
+  answer of SIGNAL_NONE whose own levels imply a side (:func:`trademl.signals.levels.side_from_levels`)
+  is read as that side by :func:`corrected_answer` before any check, and doubted by
+  :func:`unconfirmed_reason` where a caller did not correct it;
+- **results**: a message the parser reads as a result (targets ticked, a profit per target,
+  "closed at": its ``RESULT`` cue) is NON_SIGNAL, whatever signal the model saw in it.
+
 :func:`unconfirmed_reason` combines them into the acceptance rule documented in
 :mod:`trademl.llm.labeler`.
 """
@@ -27,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
+from trademl.signals.levels import SIDE_LABEL, side_from_levels
 from trademl.signals.numbers import scan_numbers
 
 #: The parser's own bound on how far a level may sit from the entry.
@@ -126,6 +134,28 @@ def side_of(answer: dict[str, Any]) -> str | None:
     return answer["side"] or {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(answer["label"])
 
 
+def implied_side(answer: dict[str, Any]) -> str | None:
+    """The side the answer's own levels imply (LONG, SHORT) or ``None``."""
+    return side_from_levels(answer["entry"], answer["targets"], answer["stop_loss"])
+
+
+def corrected_answer(answer: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """``answer`` read by the class definition, and what was changed (``None``: nothing).
+
+    SIGNAL_NONE is a set-up whose direction can be read neither from words nor from the levels;
+    an answer of SIGNAL_NONE whose own levels imply a side (and that names no other side) is
+    that side's signal. Nothing else changes: the corrected answer still has to pass grounding
+    and the evidence rule like any other.
+    """
+    if answer["label"] != SIGNAL_NONE:
+        return answer, None
+    side = implied_side(answer)
+    if side is None or answer["side"] not in (None, side):
+        return answer, None
+    fixed = {**answer, "label": SIDE_LABEL[side], "side": side}
+    return fixed, f"answered {SIGNAL_NONE}, but its levels imply {side}: read as {fixed['label']}"
+
+
 def coherence_problem(answer: dict[str, Any]) -> str | None:
     """Why the levels cannot be one trade for the answer's side; ``None`` if they can."""
     entry, targets, stop = answer["entry"], answer["targets"], answer["stop_loss"]
@@ -180,13 +210,23 @@ def unconfirmed_reason(
     """Why a grounded signal ``answer`` is not confirmed by the evidence; ``None`` if it is.
 
     ``parsed`` is the rule parser's reading of ``text``; ``close`` the market close at the
-    message time (``None``: unknown); ``non_trade_cue`` the parser's update/question cue in
-    ``text``, if any (it counts against overrides only). The
-    rule is documented in :mod:`trademl.llm.labeler`.
+    message time (``None``: unknown); ``non_trade_cue`` the parser's result/update/question cue
+    in ``text``, if any (a ``RESULT`` refuses any signal; an update or a question counts against
+    overrides only). A SIGNAL_NONE answer whose levels imply a side is refused (see
+    :func:`corrected_answer`, which the labeller applies first). The rule is documented in
+    :mod:`trademl.llm.labeler`.
     """
     label = answer["label"]
     if label == NON_SIGNAL:
         return None
+    if label == SIGNAL_NONE and implied_side(answer) is not None:
+        return (
+            f"{SIGNAL_NONE}, but its own levels imply {implied_side(answer)} "
+            "(a direction the levels imply is a direction)"
+        )
+    if non_trade_cue is not None and non_trade_cue[0] == "RESULT":
+        _, start, end = non_trade_cue
+        return f"the message reads as a trade's result ({text[start:end]!r}), not a new call"
     rules = parsed.label if parsed is not None else NON_SIGNAL
     evidence = parser_levels(parsed).add(keyword_levels(text))
     problem = position_problem(answer, evidence) or coherence_problem(answer)
@@ -197,7 +237,10 @@ def unconfirmed_reason(
     if label == SIGNAL_NONE:
         return f"{override}; a direction-less signal cannot be checked for coherent levels"
     if parsed is not None and parsed.side is not None:
-        return f"{override}: the message's side word says {parsed.side}"
+        said_by = (
+            "levels say" if getattr(parsed, "side_source", None) == "levels" else "side word says"
+        )
+        return f"{override}: the message's {said_by} {parsed.side}"
     if not answer["pair"]:
         return f"{override}; no pair"
     if not answer["entry"] or not answer["targets"] or answer["stop_loss"] is None:

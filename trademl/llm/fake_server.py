@@ -300,11 +300,30 @@ _NUM = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _FIAT = "USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD"
 
 
+#: A horizon or a market event, not a side ("LONG-TERM", "SHORT AND MEDIUM TERM", "SHORT SQUEEZE").
+_NOT_A_SIDE = (
+    r"(?![\s-]*(?:TERM|TIME|RUN)\b)(?!\s*(?:AND|OR|&|/|TO|-)\s*(?:LONG|SHORT|MID|MEDIUM)[\s-]*TERM)"
+    r"(?!S?[\s-]*(?:SQUEEZ|LIQUIDAT))"
+)
+#: A trade's result shaped like a signal: a target ticked or reached, a profit, "closed at".
+_RESULT = re.compile(
+    r"[✅✔☑]|\b(?:TP\d?|TARGETS?\s*\d?)\s*[:=]?\s*(?:[\d.,]+\s*)?(?:HIT|DONE|REACHED|ACHIEVED)\b"
+    r"|\bALL\s+(?:THE\s+)?(?:TARGETS|TPS)\s+(?:ARE\s+|WERE\s+)?(?:HIT|DONE|REACHED|ACHIEVED)\b"
+    r"|\bCLOSED\s+(?:AT|@|IN\s+PROFIT|WITH)|\d\s?%\s*(?:PROFIT|GAIN)|\+\s?\d+(?:\.\d+)?\s?%"
+)
+
+
 def heuristic_answer(text: str) -> dict[str, Any]:
-    """A crude, grounded reading of a signal: enough to exercise the client, not to label data."""
+    """A crude, grounded reading of a signal: enough to exercise the client, not to label data.
+
+    It follows the class definition: the side stated in words, else the side the levels imply
+    (:func:`trademl.signals.levels.side_from_levels`); SIGNAL_NONE only when neither gives one;
+    a result ("TP1 hit", targets ticked, a profit, "closed at") is NON_SIGNAL."""
+    from trademl.signals.levels import side_from_levels
+
     upper = text.upper()
-    long_ = re.search(r"\b(LONG|BUY|BULL)", upper)
-    short = re.search(r"\b(SHORT|SELL|BEAR)", upper)
+    long_ = re.search(rf"\b(LONG{_NOT_A_SIDE}|BUY|BULL)", upper)
+    short = re.search(rf"\b(SHORT{_NOT_A_SIDE}|SELL|BEAR)", upper)
     side = "LONG" if long_ and not short else "SHORT" if short and not long_ else None
     pair = None
     if m := re.search(r"\b([A-Z0-9]{2,10})\s*[/-]?\s*(USDT|USDC|BUSD)\b", upper):
@@ -324,7 +343,11 @@ def heuristic_answer(text: str) -> dict[str, Any]:
     stops = numbers(r"\b(?:SL|STOP(?:\s*LOSS)?)")
     lev = re.search(r"\b(\d{1,3})\s*X\b|\bX\s*(\d{1,3})\b|LEVERAGE\s*[:=]?\s*(\d{1,3})", upper)
     levels = entry or targets or stops
-    if pair or levels:
+    if side is None:
+        side = side_from_levels(entry, targets, stops[0] if stops else None)
+    if _RESULT.search(upper):
+        label, side = "NON_SIGNAL", None
+    elif pair or levels:
         label = {"LONG": "SIGNAL_LONG", "SHORT": "SIGNAL_SHORT"}.get(side or "", "SIGNAL_NONE")
         if not levels and not side:
             label = "NON_SIGNAL"

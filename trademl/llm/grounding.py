@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_SHORT
+from trademl.signals.levels import side_from_levels
 
 # --- grounding ------------------------------------------------------------------------------
 
@@ -42,9 +43,18 @@ _ALIASES = {
     "NAS100": ("NASDAQ", "NAS", "NQ"),
     "SPX": ("SP500",),
 }
+#: A horizon or a market event, not a side: "long-term", "short and medium term", "short squeeze",
+#: "longs liquidated" ("buy the rumour" is excluded where buy is matched).
+_NOT_A_SIDE = (
+    r"(?![\s-]*(?:term|time|run)\b)"
+    r"(?!\s*(?:and|or|&|/|to|-)\s*(?:long|short|mid|medium)[\s-]*term)"
+    r"(?!s?[\s-]*(?:squeez|liquidat))"
+)
 _DIRECTION_RE = {
-    "LONG": re.compile(r"\b(?:long|buy|bull)|📈|⬆|↗|🟢", re.IGNORECASE),
-    "SHORT": re.compile(r"\b(?:short|sell|bear)|📉|⬇|↘|🔴", re.IGNORECASE),
+    "LONG": re.compile(
+        rf"\b(?:long{_NOT_A_SIDE}|buy(?!\s+the\s+rumou?r)|bull)|📈|⬆|↗|🟢", re.IGNORECASE
+    ),
+    "SHORT": re.compile(rf"\b(?:short{_NOT_A_SIDE}|sell|bear)|📉|⬇|↘|🔴", re.IGNORECASE),
 }
 _INSTRUCTION_RE = re.compile(
     r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|prompts?|rules|above|previous)\b"
@@ -70,18 +80,10 @@ def numbers_in(text: str) -> list[float]:
 
 
 def direction_from_levels(answer: dict[str, Any]) -> str | None:
-    """LONG when targets sit above the entry and the stop below it, SHORT for the mirror."""
-    if not answer["entry"]:
-        return None
-    entry = sum(answer["entry"]) / len(answer["entry"])
-    above = [*(t > entry for t in answer["targets"])]
-    if answer["stop_loss"] is not None:
-        above.append(answer["stop_loss"] < entry)
-    if above and all(above):
-        return "LONG"
-    if above and not any(above):
-        return "SHORT"
-    return None
+    """The side an answer's own levels imply (:func:`trademl.signals.levels.side_from_levels`,
+    the one definition: every target above the entry and the stop below it is a long, the mirror
+    a short, an entry zone by its bounds), or ``None``."""
+    return side_from_levels(answer["entry"], answer["targets"], answer["stop_loss"])
 
 
 def pair_base(pair: str) -> str:
@@ -125,7 +127,7 @@ def grounding_problem(text: str, answer: dict[str, Any]) -> str | None:
     if expected_side and side not in (None, expected_side):
         return f"label {label} contradicts side {side}"
     if label != NON_SIGNAL and expected_side is None and side is not None:
-        return f"label {label} (direction not stated) but side {side}"
+        return f"label {label} (no direction in words or levels) but side {side}"
     direction = side or expected_side
     if (
         direction
@@ -134,7 +136,7 @@ def grounding_problem(text: str, answer: dict[str, Any]) -> str | None:
     ):
         return (
             f"direction {direction} claimed, but neither a {direction.lower()}/buy/sell word "
-            "in the message nor its targets and stop imply it"
+            "in the message (a horizon such as 'short term' is not one) nor its levels imply it"
         )
     if label != NON_SIGNAL and not (
         pair or answer["entry"] or answer["targets"] or answer["stop_loss"] is not None
