@@ -223,9 +223,11 @@ def test_labeling_store_tables_and_offsets(demo: DemoSummary) -> None:
                 end = rec[col.replace("_start", "_end")]
                 assert 0 <= rec[col] < end <= len(rec["text"])
         if rec["is_signal"]:
-            assert rec["pair_start"] is not None and rec["entry_start"] is not None
-        if rec["direction"] in ("LONG", "SHORT"):  # stated or implied by the levels
-            assert rec["target1_start"] is not None
+            assert rec["pair_start"] is not None
+        if rec["direction"] == "NONE":  # a set-up: at least a pair and an entry
+            assert rec["entry_start"] is not None
+        elif rec["entry_start"] is not None:  # stated or implied by the levels ("GOLD BUY NOW"
+            assert rec["target1_start"] is not None  # has neither entry nor target)
         if rec["stop_loss_start"] is not None:
             to_number(rec["text"][rec["stop_loss_start"] : rec["stop_loss_end"]])
 

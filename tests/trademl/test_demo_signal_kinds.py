@@ -27,6 +27,8 @@ KIND_LABELS = {
     "signal_levels": {"SIGNAL_LONG", "SIGNAL_SHORT"},
     "signal_none": {"SIGNAL_NONE"},
 }
+PLAIN = {"lines_card", "one_liner", "table_card"}
+_SIDE = re.compile(r"(?i)long|short|buy|sell|лонг|шорт|compra|venta|venda")
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 
 
@@ -64,8 +66,8 @@ def test_level_only_signals_take_their_side_from_the_levels(answers: list[dict])
         assert not any(s["label"] == "SIDE" for s in a["entities"]), a["text"]
     layouts = Counter(a["layout"] for a in levels)
     # the plain layouts and the channels' own styles with the side left out
-    assert {"lines_card", "one_liner", "table_card"} <= layouts.keys()
-    assert len(layouts.keys() - {"lines_card", "one_liner", "table_card"}) >= 10
+    assert PLAIN <= layouts.keys()
+    assert len(layouts.keys() - PLAIN) >= 10
     assert any(a["stop_loss"] is None for a in levels)  # targets alone say the side too
 
 
@@ -73,9 +75,14 @@ def test_stated_signals_levels_agree_with_their_side(answers: list[dict]) -> Non
     stated = [a for a in answers if a["kind"] == "signal"]
     assert stated and all(a["side_source"] == "stated" for a in stated)
     for a in stated:
-        assert any(s["label"] == "SIDE" for s in a["entities"]), a["text"]
+        sides = [a["text"][s["start"] : s["end"]] for s in a["entities"] if s["label"] == "SIDE"]
+        assert len(sides) == 1, a["text"]
+        if a["layout"] in PLAIN:
+            assert _SIDE.fullmatch(sides[0]), a["text"]
         if a["targets"]:
             assert _levels_side(a) == a["side"], a["text"]
+    # the plain layouts write stated signals too: a layout says nothing about the class
+    assert PLAIN <= {a["layout"] for a in stated}
 
 
 def test_signal_none_levels_imply_no_side(answers: list[dict]) -> None:

@@ -111,6 +111,8 @@ SETUP_KINDS = ("signal", "signal_levels", "signal_none")
 #: Share of level-only set-ups and of SIGNAL_NONE ones written in the plain layouts of
 #: :mod:`setups` rather than in the channel's own style (with its side left out).
 PLAIN_LAYOUT_P = 0.4
+#: Share of stated signals written in those plain layouts, with the side word added.
+STATED_PLAIN_P = 0.12
 #: Share of follow-ups on a signal with a side that are a result card restating it.
 RESULT_P = 0.4
 
@@ -202,6 +204,9 @@ def compose(
             leverage=rng.random() < style.leverage_p,
             sides=style.sides,
         )
+        if rng.random() < STATED_PLAIN_P:
+            body, layout = level_layout(numbers, rng, channel.lang, show_side=True)
+            return body, numbers, layout
         return style.compose(numbers, rng, True), numbers, style_name
     if kind == "signal_levels":
         numbers = level_numbers(rng, inst, day_index, style)

@@ -90,11 +90,35 @@ def _kw(word: str) -> str:
     return word if word.endswith((" ", "\n")) else word + " "
 
 
-def lines_card(n: SignalNumbers, rng: random.Random, lang: str) -> MessageText:
+#: Side words when a stated signal is written in these layouts (labelled SIDE).
+_SIDE_WORDS = {
+    "en": {
+        "LONG": ("Long", "LONG", "long", "Buy", "BUY"),
+        "SHORT": ("Short", "SHORT", "short", "Sell", "SELL"),
+    },
+    "ru": {"LONG": ("ЛОНГ", "Лонг", "LONG"), "SHORT": ("ШОРТ", "Шорт", "SHORT")},
+    "es": {"LONG": ("COMPRA", "Compra", "BUY"), "SHORT": ("VENTA", "Venta", "VENDA", "SELL")},
+}
+_SIDE_KEYS = {
+    "en": ("Side", "Direction", "Position", "Type"),
+    "ru": ("Направление", "Сделка"),
+    "es": ("Dirección", "Direção", "Tipo"),
+}
+
+
+def _side(n: SignalNumbers, rng: random.Random, lang: str) -> str:
+    return rng.choice(_SIDE_WORDS.get(lang, _SIDE_WORDS["en"])[n.side])
+
+
+def lines_card(
+    n: SignalNumbers, rng: random.Random, lang: str, show_side: bool = False
+) -> MessageText:
     """PAIR / Entry 142.5 / TP 146 / 150 (or numbered) / SL 139, one field a line."""
     w = _words(lang)
     b = MessageText().add(rng.choice(w["head"]))
     _pair(b, n.instrument, rng)
+    if show_side:
+        b.add(rng.choice((" ", " ", "\n"))).add(_side(n, rng, lang), "SIDE")
     if n.leverage and n.instrument.kind == "crypto":
         b.add(rng.choice(("", "", " #futures", " (perp)")))
     numbers(
@@ -131,10 +155,14 @@ _ENTRY_INLINE = {
 }
 
 
-def one_liner(n: SignalNumbers, rng: random.Random, lang: str) -> MessageText:
+def one_liner(
+    n: SignalNumbers, rng: random.Random, lang: str, show_side: bool = False
+) -> MessageText:
     """XAUUSD 2340 tp 2350 sl 2328, SOL/USDT @ 142.5 | TP 146 150 | SL 139."""
     bar = rng.choice((" ", " ", " | ", ", "))
     b = _pair(MessageText(), n.instrument, rng)
+    if show_side:
+        b.add(" ").add(_side(n, rng, lang), "SIDE")
     if n.targets or n.stop_loss is not None:
         b.add(rng.choice((" ", " @ ", ": ", " entry ", " at ")))
     else:  # a pair and a price alone is a quote; a pair and an entry is a set-up
@@ -161,7 +189,9 @@ _TABLE_KEYS = {
 }
 
 
-def table_card(n: SignalNumbers, rng: random.Random, lang: str) -> MessageText:
+def table_card(
+    n: SignalNumbers, rng: random.Random, lang: str, show_side: bool = False
+) -> MessageText:
     """A key-value card with aligned or bulleted keys: Pair │ ETH/USDT, Entry │ 3100, TP1 │ ..."""
     pair_key, entry_key, tp_key, stop_key, lev_key = _TABLE_KEYS.get(lang, _TABLE_KEYS["en"])
     bullet, sep = rng.choice((("", " │ "), ("• ", ": "), ("▫️", ": "), ("", " | "), ("- ", " — ")))
@@ -171,10 +201,14 @@ def table_card(n: SignalNumbers, rng: random.Random, lang: str) -> MessageText:
     rows += [(tp_key.format(k=k), (t,), "TARGET") for k, t in enumerate(n.targets, 1)]
     if n.stop_loss is not None:
         rows.append((stop_key, (n.stop_loss,), "STOP_LOSS"))
-    width = max(len(k) for k, _, _ in [(pair_key, (), ""), *rows]) if "│" in sep else 0
+    side_key = rng.choice(_SIDE_KEYS.get(lang, _SIDE_KEYS["en"]))
+    keys = [pair_key, *(k for k, _, _ in rows), *([side_key] if show_side else [])]
+    width = max(len(k) for k in keys) if "│" in sep else 0
     b = MessageText().add(rng.choice(("", "", "━━━━━━━━\n", "〰️〰️〰️\n")))
     b.add(bullet + pair_key.ljust(width) + sep)
     _pair(b, n.instrument, rng)
+    if show_side:
+        b.add("\n" + bullet + side_key.ljust(width) + sep).add(_side(n, rng, lang), "SIDE")
     for key, values, label in rows:
         b.add("\n" + bullet + key.ljust(width) + sep)
         numbers(b, values, label, " - ")
@@ -187,10 +221,14 @@ LAYOUTS = {"lines_card": lines_card, "one_liner": one_liner, "table_card": table
 _LAYOUT_WEIGHTS = (50, 28, 22)
 
 
-def level_layout(n: SignalNumbers, rng: random.Random, lang: str) -> tuple[MessageText, str]:
-    """One of the plain layouts (no side word, no directional emoji); returns (body, name)."""
+def level_layout(
+    n: SignalNumbers, rng: random.Random, lang: str, show_side: bool = False
+) -> tuple[MessageText, str]:
+    """One of the plain layouts; no side word and no directional emoji unless ``show_side``
+    (stated signals are written in them too, so a layout says nothing about the class).
+    Returns (body, layout name)."""
     name = rng.choices(tuple(LAYOUTS), weights=_LAYOUT_WEIGHTS)[0]
-    return LAYOUTS[name](n, rng, lang), name
+    return LAYOUTS[name](n, rng, lang, show_side), name
 
 
 def _decimals(surface: str) -> int:
