@@ -127,10 +127,11 @@ def test_results_are_non_signals_restating_a_real_call(answers: list[dict]) -> N
         assert marker in text, marker
     assert re.search(r"(?:LONG|SHORT|Long|Short)\n", text)  # the side repeated, as in the call
     assert re.search(r"[+-]\d+\.\d%", text) and re.search(r"[+-]\d+ (?:pips|pts|points)", text)
-    langs = {a["channel"]: a["text"] for a in results}
-    assert re.search("[а-я]", " ".join(t for c, t in langs.items() if "Крипто" in c))
-    spanish = [a["text"] for a in results if "Latam" in a["channel"]]
-    assert any(re.search(r"alcanzad|atingid|Cerrad|Fechad|Entrada", t) for t in spanish)
+    russian = "\n".join(a["text"] for a in results if "Крипто" in a["channel"])
+    assert re.search(r"Вход|Тейк|Прибыль|Закрыли|Все цели", russian)
+    latam = "\n".join(a["text"] for a in results if "Latam" in a["channel"])
+    assert re.search(r"Objetivo|alcanzad|Cerrad|Ganancia", latam)  # Spanish
+    assert re.search(r"Alvo|atingid|Fechad|Lucro", latam)  # and Portuguese
 
 
 def test_boilerplate_is_in_every_class_and_adds_no_entity(answers: list[dict]) -> None:

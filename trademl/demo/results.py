@@ -18,10 +18,12 @@ _SIDES = {
     "en": {"LONG": ("LONG", "Long", "long"), "SHORT": ("SHORT", "Short", "short")},
     "fx": {"LONG": ("BUY", "Buy", "LONG"), "SHORT": ("SELL", "Sell", "SHORT")},
     "ru": {"LONG": ("ЛОНГ", "Лонг", "LONG"), "SHORT": ("ШОРТ", "Шорт", "SHORT")},
-    "es": {"LONG": ("COMPRA", "Compra", "COMPRA"), "SHORT": ("VENTA", "Venta", "VENDA")},
+    "es": {"LONG": ("COMPRA", "Compra", "BUY"), "SHORT": ("VENTA", "Venta", "SELL")},
+    "pt": {"LONG": ("COMPRA", "Compra", "BUY"), "SHORT": ("VENDA", "Venda", "SELL")},
 }
 _WORDS = {
     "en": {
+        "coin": ("📍Coin: ", "", "💎 ", "Pair: "),
         "direction": ("Direction: ", "Side: ", "Position: ", ""),
         "entry": ("Entry: ", "Entry ", "Entered at ", "Entry price: "),
         "target": ("TP{k}", "Target {k}", "TP {k}", "T{k}"),
@@ -33,12 +35,14 @@ _WORDS = {
         "stop": ("Stop loss hit at {s} ❌", "SL hit {s} ❌", "Stopped out at {s}"),
         "update": ("Signal update", "RESULT", "🔥 Update", "Trade update", "📊 Result"),
         "period": "Period: {h}h {m}m ⏰",
+        "lev": "{lev}x leverage",
     },
     "ru": {
+        "coin": ("Монета: ", "", "💎 ", "Пара: "),
         "direction": ("Направление: ", ""),
         "entry": ("Вход: ", "Вход ", "Точка входа: "),
-        "target": ("Цель {k}", "Тейк {k}", "TP{k}"),
-        "hit": ("взята", "достигнута", "отработала"),
+        "target": ("Тейк {k}", "TP{k}", "Тейк {k}"),
+        "hit": ("взят", "достигнут", "есть"),
         "pending": ("⏳", "в работе"),
         "profit": ("Прибыль: ", "Профит: ", "Итог: "),
         "closed": ("Закрыли по ", "Закрыто по ", "Вышли по "),
@@ -46,23 +50,37 @@ _WORDS = {
         "stop": ("Выбило по стопу {s} ❌", "Стоп сработал {s} ❌"),
         "update": ("Обновление", "Результат", "🔥 Отчёт по сделке"),
         "period": "Время: {h} ч {m} мин ⏰",
+        "lev": "Плечо {lev}x",
     },
     "es": {
-        "direction": ("Dirección: ", "Direção: ", ""),
+        "coin": ("Par: ", "", "💎 ", "Activo: "),
+        "direction": ("Dirección: ", ""),
         "entry": ("Entrada: ", "Entrada ", "Entramos en "),
-        "target": ("TP{k}", "Objetivo {k}", "Alvo {k}"),
-        "hit": ("alcanzado", "atingido", "tocado", "logrado"),
-        "pending": ("⏳", "pendiente", "em aberto"),
-        "profit": ("Ganancia: ", "Lucro: ", "Resultado: ", ""),
-        "closed": ("Cerrado en ", "Fechado em ", "Cerramos en "),
-        "all": (
-            "Todos los objetivos alcanzados 🎯",
-            "Todos os alvos atingidos 🎯",
-            "TODOS LOS TP ✅",
-        ),
-        "stop": ("SL tocado en {s} ❌", "Stop atingido {s} ❌"),
-        "update": ("Actualización", "Resultado", "🔥 Atualização"),
+        "target": ("TP{k}", "Objetivo {k}", "Tp {k}"),
+        "hit": ("alcanzado", "tocado", "logrado"),
+        "pending": ("⏳", "pendiente"),
+        "profit": ("Ganancia: ", "Resultado: ", ""),
+        "closed": ("Cerrado en ", "Cerramos en "),
+        "all": ("Todos los objetivos alcanzados 🎯", "TODOS LOS TP ✅"),
+        "stop": ("SL tocado en {s} ❌", "Stop loss tocado {s} ❌"),
+        "update": ("Actualización", "Resultado"),
         "period": "Tiempo: {h}h {m}m ⏰",
+        "lev": "Apalancamiento {lev}x",
+    },
+    "pt": {
+        "coin": ("Par: ", "", "💎 ", "Ativo: "),
+        "direction": ("Direção: ", ""),
+        "entry": ("Entrada: ", "Entrada ", "Entramos em "),
+        "target": ("Alvo {k}", "TP{k}", "Alvo {k}"),
+        "hit": ("atingido", "batido", "alcançado"),
+        "pending": ("⏳", "em aberto"),
+        "profit": ("Lucro: ", "Resultado: ", ""),
+        "closed": ("Fechado em ", "Encerrado em "),
+        "all": ("Todos os alvos atingidos 🎯", "TODOS OS ALVOS ✅"),
+        "stop": ("Stop atingido {s} ❌", "Stopado em {s} ❌"),
+        "update": ("Atualização", "🔥 Resultado"),
+        "period": "Tempo: {h}h {m}m ⏰",
+        "lev": "Alavancagem {lev}x",
     },
 }
 
@@ -115,6 +133,8 @@ def _closed_price(about: SignalNumbers, rng: random.Random) -> str:
 def result_post(rng: random.Random, lang: str, about: SignalNumbers) -> tuple[MessageText, str]:
     """A result of ``about`` (a signal with a side and targets); returns (body, layout name)."""
     lang = lang if lang in _WORDS else "en"
+    if lang == "es":  # Latin American rooms post in Spanish and Portuguese
+        lang = rng.choice(("es", "pt"))
     w = _WORDS[lang]
     fx_words = lang == "en" and about.instrument.kind != "crypto"
     side = rng.choice(_SIDES["fx" if fx_words else lang][about.side])
@@ -132,7 +152,7 @@ def result_post(rng: random.Random, lang: str, about: SignalNumbers) -> tuple[Me
     b = MessageText()
     if layout == "card":  # the signal card again, with ticks and a profit
         b.add(rng.choice(("", "", rng.choice(w["update"]) + "\n")))
-        _pair_text(b.add(rng.choice(("📍Coin: ", "", "💎 ", "Pair: "))), about, rng)
+        _pair_text(b.add(rng.choice(w["coin"])), about, rng)
         if rng.random() < 0.7:
             b.add("\n" + rng.choice(w["direction"]) + side)
         b.add("\n" + rng.choice(w["entry"]) + " - ".join(about.entries) + "\n")
@@ -154,7 +174,7 @@ def result_post(rng: random.Random, lang: str, about: SignalNumbers) -> tuple[Me
             if rng.random() < 0.6:
                 b.add(f" ({t})")
         if gain.lev > 1:
-            b.add(f"\n{gain.lev}x leverage")
+            b.add("\n" + w["lev"].format(lev=gain.lev))
         return b, "result_per_target"
     if layout == "closed":
         price = _closed_price(about, rng)
