@@ -24,6 +24,7 @@ MODEL_ASSETS = (
     "signal_classifier",
     "signal_classifier_onnx",
     "ner_extractor",
+    "ner_extractor_onnx",
     "signal_classifier_eval_report",
     "ner_extractor_eval_report",
     "deployed_models",
