@@ -193,3 +193,21 @@ def test_level_only_share_keeps_the_message_count() -> None:
     kinds = Counter(day_quota(60))
     assert 0.08 <= kinds["signal_levels"] / 60 <= 0.10
     assert kinds["signal"] + kinds["signal_levels"] == 18  # as many longs and shorts as before
+
+
+def test_rule_parser_agrees_with_the_gold(answers: list[dict]) -> None:
+    """The models train on the parser's labels of these messages: where it reads the class
+    definition as the gold does, they learn it. Measured 0.996 overall (every kind >= 0.96)."""
+    from trademl.signals.parser import parse_signal
+
+    agree: dict[str, list[bool]] = defaultdict(list)
+    wrong = []
+    for a in answers:
+        label = parse_signal(a["text"]).label
+        agree[a["kind"]].append(label == a["label"])
+        if label != a["label"]:
+            wrong.append((a["kind"], a["layout"], a["label"], label, a["text"]))
+    overall = sum(sum(v) for v in agree.values()) / sum(len(v) for v in agree.values())
+    assert overall >= 0.97, wrong[:20]
+    for kind, hits in agree.items():
+        assert sum(hits) / len(hits) >= 0.9, (kind, [w for w in wrong if w[0] == kind][:10])
