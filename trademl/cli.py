@@ -97,8 +97,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _deployed_models(args: argparse.Namespace):
     from trademl.serving import DeployedSignalModels
 
+    if args.mode == "rules":  # the parser alone: no registry is read, no model loaded
+        return DeployedSignalModels(args.models or ".", mode="rules")
     root = _models_root(args)
-    models = DeployedSignalModels(root)
+    models = DeployedSignalModels(root, mode=args.mode, intra_op_num_threads=args.threads)
     if models.name == "rules" and root.is_dir():
         _note(args, f"no signal models deployed under {root}; {_NO_MODELS['predict']}")
     return models
@@ -187,7 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval_signals)
 
-    p = sub.add_parser("predict", help="label a message (or a JSONL file) with the deployed models")
+    p = sub.add_parser(
+        "predict",
+        help="label a message (or a JSONL file) with the deployed models",
+        description="Each answer is one JSON object: label, confidence, model (what decided the "
+        "class), extractor, entities {pair, side, entry, targets, stop_loss, leverage} and "
+        'side_source: "stated" when the text states the side (a SIDE span of the parser or the '
+        'NER model), "levels" when the levels imply it (targets above the entry and the stop '
+        'below it, or the mirror), "model" when the classifier\'s class is its only source, '
+        "null when there is no side. $TRADEML_NER_BACKEND=onnx-int8|onnx-fp32|torch starts the "
+        "NER extractor's forms at that one (default: ONNX INT8, then fp32, then torch).",
+    )
     p.add_argument("text", nargs="?", help="one message")
     p.add_argument(
         "--jsonl",
@@ -204,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=64,
         help="lines read and answered at a time (default 64)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("auto", "model", "rules"),
+        default="auto",
+        help="auto (default): the rule parser's reading where it reads a stated direction for a "
+        "named pair, the models everywhere else; model: what the deployed models alone say; "
+        "rules: the rule parser alone (no model is loaded)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="threads of each onnxruntime session (default: 1 on a machine of 2 cores, else up "
+        "to 4)",
     )
     p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_predict)

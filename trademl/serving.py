@@ -1,14 +1,27 @@
 """Serving the deployed signal models, without Dagster: label + confidence + entities per message.
 
-Precedence for the class: the fine-tuned transformer through onnxruntime INT8, then torch, then the
-TF-IDF baseline, then the rule parser. Entities come from the deployed NER extractor, with the rule
-parser filling any field it leaves empty. Each answer says which model gave it, and every form that
-could not be loaded is a warning on the ``trademl.serving`` logger naming its file (the CLI prints
-these on stderr).
+Modes (``trademl predict --mode``, :meth:`DeployedSignalModels.predict`):
 
-Layout of a deployed ``signal_classifier`` version (see trademl_assets.signals.models)::
+- ``auto`` (the default): where the rule parser reads a stated direction for a named pair, its
+  class and fields stand; everywhere else the classifier decides the class and the NER extractor
+  fills the fields the parser left empty;
+- ``model``: what the models alone say (the class from the classifier, the fields from the NER
+  extractor, the parser filling only what it leaves empty);
+- ``rules``: the rule parser alone; no model file is read.
 
-    onnx/model.int8.onnx (+ model.onnx, model.onnx.data, tokenizer)   hf/ (save_pretrained)   baseline.joblib
+Precedence for the class: the fine-tuned transformer through onnxruntime INT8, then fp32, then
+torch, then the TF-IDF baseline, then the rule parser. For the entities: the NER extractor
+through onnxruntime INT8, then fp32 (see :mod:`trademl.models.ner_onnx`), then torch, then the
+rule parser; ``$TRADEML_NER_BACKEND`` (``onnx-int8``, ``onnx-fp32`` or ``torch``) starts the list
+at that form instead. The extractor loads on first need, so chatter and messages the parser
+settles never pay for it, and the ONNX forms never import torch. Each answer says which model
+gave it, and every form that could not be loaded is a warning on the ``trademl.serving`` logger
+naming its file (the CLI prints these on stderr).
+
+Layout of a deployed version (see trademl_assets.signals.models and .ner_onnx)::
+
+    signal_classifier:  onnx/model.int8.onnx (+ model.onnx, tokenizer)  hf/  baseline.joblib
+    ner_extractor:      onnx/model.int8.onnx (+ model.onnx, tokenizer)  hf/
 """
 
 from __future__ import annotations
@@ -22,9 +35,14 @@ from typing import Any, BinaryIO
 
 from trademl.errors import TradeMLError
 from trademl.labels import NON_SIGNAL, SIGNAL_FIELDS, SIGNAL_LONG, SIGNAL_SHORT, empty_fields
+from trademl.signals.levels import side_from_levels
 
 CLASSIFIER = "signal_classifier"
 EXTRACTOR = "ner_extractor"
+MODES = ("auto", "model", "rules")
+NER_BACKENDS = ("onnx-int8", "onnx-fp32", "torch")
+NER_BACKEND_ENV = "TRADEML_NER_BACKEND"
+_SIDE_OF = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 log = logging.getLogger(__name__)
@@ -50,21 +68,70 @@ def classifier_candidates(version_dir: Path) -> list[tuple[str, Path]]:
     return out
 
 
-class DeployedSignalModels:
-    """The champion classifier and extractor of a registry, loaded once, predicting in batches."""
+def extractor_candidates(version_dir: Path, backend: str | None = None) -> list[tuple[str, Path]]:
+    """The loadable forms of an NER version, best first: ONNX INT8 (present only where it passed
+    its parity check), ONNX fp32, torch. ``backend`` (default ``$TRADEML_NER_BACKEND``) drops the
+    forms before the one it names."""
+    backend = backend or os.environ.get(NER_BACKEND_ENV) or None
+    if backend is not None and backend not in NER_BACKENDS:
+        raise TradeMLError(
+            f"${NER_BACKEND_ENV}={backend!r}: must be one of {', '.join(NER_BACKENDS)} (or unset)"
+        )
+    onnx = version_dir / "onnx"
+    forms = [
+        ("onnx-int8", onnx / "model.int8.onnx", onnx / "model.int8.onnx"),
+        ("onnx-fp32", onnx / "model.onnx", onnx / "model.onnx"),
+        ("torch", version_dir / "hf", version_dir / "hf" / "config.json"),
+    ]
+    if backend is not None:
+        forms = forms[NER_BACKENDS.index(backend) :]
+    return [(kind, path) for kind, path, marker in forms if marker.exists()]
 
-    def __init__(self, models_root: str | os.PathLike, *, allow_rules: bool = True):
+
+def _load_extractor(kind: str, path: Path, intra_op_num_threads: int | None):
+    if kind == "torch":
+        from trademl.models.ner import NerExtractor
+
+        return NerExtractor.load(path)
+    from trademl.models.ner_onnx import OnnxNerExtractor
+
+    return OnnxNerExtractor(path, intra_op_num_threads)
+
+
+class DeployedSignalModels:
+    """The champion classifier and extractor of a registry, loaded once, predicting in batches.
+
+    ``mode`` is the default of :meth:`predict`; with ``mode="rules"`` nothing is read from the
+    registry at all. ``intra_op_num_threads``: threads of each onnxruntime session (default: the
+    runtimes' choice, one on a machine of two cores).
+    """
+
+    def __init__(
+        self,
+        models_root: str | os.PathLike,
+        *,
+        allow_rules: bool = True,
+        mode: str = "auto",
+        intra_op_num_threads: int | None = None,
+    ):
         from trademl.registry import ModelRegistry
 
+        _check_mode(mode)
         self.root = Path(models_root)
-        registry = ModelRegistry(self.root)
+        self.mode = mode
+        self.threads = intra_op_num_threads
         self.classifier = None
         self.classifier_name = "rules"
         self.classifier_version = None
         self._extractor = None
-        self._ner_path: Path | None = None
+        self._ner_forms: list[tuple[str, Path]] = []
+        self.extractor_name: str | None = None
         self.extractor_version = None
-        errors = []
+        self.load_errors: list[str] = []
+        if mode == "rules":
+            return
+        registry = ModelRegistry(self.root)
+        errors = self.load_errors
         champion = registry.champion(CLASSIFIER) if (self.root / CLASSIFIER).exists() else None
         if champion is not None:
             from trademl.models.classifier_runtime import load_classifier
@@ -72,7 +139,7 @@ class DeployedSignalModels:
             candidates = classifier_candidates(champion.path)
             for kind, path in candidates:
                 try:
-                    self.classifier = load_classifier(path)
+                    self.classifier = load_classifier(path, intra_op_num_threads=self.threads)
                 except Exception as exc:  # a broken artifact: fall through to the next form
                     errors.append(f"{path}: {_first_line(exc)}")
                     log.warning(
@@ -91,18 +158,20 @@ class DeployedSignalModels:
                     champion.version,
                 )
         ner = registry.champion(EXTRACTOR) if (self.root / EXTRACTOR).exists() else None
-        if ner is not None and (ner.path / "hf" / "config.json").exists():
-            # Loaded on first need: the extractor needs torch (seconds to import), and chatter or
-            # messages the parser reads completely never need it.
-            self._ner_path, self.extractor_version = ner.path / "hf", ner.version
-        elif ner is not None:
-            errors.append(f"{ner.path}: no hf/config.json")
-            log.warning(
-                "%s: no hf/config.json; the rule parser extracts the entities",
-                ner.path / "hf" / "config.json",
-            )
-        self.load_errors = errors
-        if self.classifier is None and self._ner_path is None and not allow_rules:
+        if ner is not None:
+            # Loaded on first need: chatter and messages the parser reads completely never need
+            # it (and the torch form takes seconds to import).
+            self._ner_forms = extractor_candidates(ner.path)
+            if self._ner_forms:
+                self.extractor_version = ner.version
+            else:
+                errors.append(f"{ner.path}: no onnx/model*.onnx or hf/config.json")
+                log.warning(
+                    "%s: no onnx/model*.onnx or hf/config.json; the rule parser extracts the "
+                    "entities",
+                    ner.path,
+                )
+        if self.classifier is None and not self._ner_forms and not allow_rules:
             detail = f" ({'; '.join(errors)})" if errors else ""
             raise TradeMLError(
                 f"{self.root}: no deployed signal models{detail}; run `make demo` to train and deploy them"
@@ -110,54 +179,73 @@ class DeployedSignalModels:
 
     @property
     def extractor(self):
-        """The NER extractor, loaded on first use (None when none is deployed or it is broken:
-        then a warning names it and the rule parser extracts the entities)."""
-        if self._extractor is None and self._ner_path is not None:
-            from trademl.models.ner import NerExtractor
-
+        """The NER extractor, loaded on first use, best form first (None when none is deployed or
+        every form is broken: then a warning names each file and the rule parser extracts the
+        entities)."""
+        while self._extractor is None and self._ner_forms:
+            kind, path = self._ner_forms[0]
             try:
-                self._extractor = NerExtractor.load(self._ner_path)
-            except Exception as exc:  # a broken artifact: the parser's fields stand
-                self.load_errors.append(f"{self._ner_path}: {_first_line(exc)}")
-                log.warning(
-                    "%s: cannot load (%s); the rule parser extracts the entities",
-                    self._ner_path,
-                    _first_line(exc),
+                self._extractor = _load_extractor(kind, path, self.threads)
+            except Exception as exc:  # a broken artifact: the next form, or the parser's fields
+                self._ner_forms.pop(0)
+                self.load_errors.append(f"{path}: {_first_line(exc)}")
+                fallback = (
+                    f"trying {self._ner_forms[0][0]}"
+                    if self._ner_forms
+                    else "the rule parser extracts the entities"
                 )
-                self._ner_path = self.extractor_version = None
+                log.warning("%s: cannot load (%s); %s", path, _first_line(exc), fallback)
+                if not self._ner_forms:
+                    self.extractor_version = None
+                continue
+            self.extractor_name = kind
         return self._extractor
 
     @property
     def name(self) -> str:
-        if self.classifier is None and self._ner_path is None:
+        if self.classifier is None and not self._ner_forms:
             return "rules"
         parts = [
             f"{self.classifier_name}"
             + (f"@{self.classifier_version}" if self.classifier_version else "")
         ]
-        parts.append(
-            f"ner@{self.extractor_version}" if self._ner_path is not None else "rules-entities"
-        )
+        parts.append(f"ner@{self.extractor_version}" if self._ner_forms else "rules-entities")
         return "+".join(parts)
 
     def predict(
-        self, texts: Sequence[str], batch_size: int = 64, mode: str = "auto"
+        self, texts: Sequence[str], batch_size: int = 64, mode: str | None = None
     ) -> list[dict[str, Any]]:
-        """Gold-format predictions (label + the six fields) plus ``confidence`` and ``model``.
+        """Gold-format predictions (label + the six fields) plus ``confidence``, ``model``,
+        ``extractor`` and ``side_source``.
 
-        ``mode="model"``: the class from the deployed classifier; fields from the NER extractor,
-        the rule parser filling what it leaves empty. ``mode="auto"`` (the default): where the rule
-        parser reads a stated direction for a named pair its class stands; everywhere else (no
-        direction word, chatter, updates, styles it does not know) the classifier decides, and the
-        fields come from the parser with the NER extractor filling what it leaves empty. ``model`` in each
-        answer names what decided its class.
+        ``mode`` (default: the one the models were loaded with): ``"model"``: the class from the
+        deployed classifier; fields from the NER extractor, the rule parser filling what it
+        leaves empty. ``"auto"``: where the rule parser reads a stated direction for a named pair
+        its class and fields stand; everywhere else (no direction word, chatter, updates, styles
+        it does not know) the classifier decides, and the fields come from the parser with the
+        NER extractor filling what it leaves empty. ``"rules"``: the parser alone, no model.
+        ``model`` in each answer names what decided its class.
+
+        ``side`` is the direction of the class (None for NON_SIGNAL and SIGNAL_NONE);
+        ``side_source`` says where it comes from: ``"stated"`` when the text states it (a SIDE
+        span of the parser or of the NER extractor), ``"levels"`` when the levels imply it
+        (:func:`trademl.signals.levels.side_from_levels`: targets above the entry, stop below, or
+        the mirror), ``"model"`` when the classifier's class is its only source, None when there
+        is no side.
+
+        Both models run in batches of ``batch_size``, rows sorted by length; the classifier sees
+        every message the parser did not settle (all of them in ``model`` mode), the extractor
+        only those classed as signals whose fields can still be used.
         """
         from trademl.signals.parser import parse_signal
 
-        if mode not in ("auto", "model"):
-            raise ValueError(f"predict: mode must be 'auto' or 'model', not {mode!r}")
+        mode = self.mode if mode is None else mode
+        _check_mode(mode)
         texts = list(texts)
         parsed = [parse_signal(t) for t in texts]
+        if mode == "rules" or (self.classifier is None and not self._ner_forms):
+            return [_rules_answer(p) for p in parsed]
+        settled = [mode == "auto" and _rules_confident(p) for p in parsed]
         if self.classifier is not None:
             labelled = self.classifier.predict(texts, batch_size=batch_size)
             source = self.classifier_name + (
@@ -169,51 +257,117 @@ class DeployedSignalModels:
         # whose class (in auto mode) the parser did not already settle.
         needs = [
             i
-            for i, (p, (label, _)) in enumerate(zip(parsed, labelled, strict=True))
-            if label != NON_SIGNAL and not (mode == "auto" and _rules_confident(p))
+            for i, (done, (label, _)) in enumerate(zip(settled, labelled, strict=True))
+            if label != NON_SIGNAL and not done
         ]
         extracted: list[dict[str, Any] | None] = [None] * len(texts)
         extractor = self.extractor if needs else None
         if extractor is not None:
-            for i, fields in zip(needs, extractor.extract([texts[i] for i in needs]), strict=True):
+            found = extractor.extract([texts[i] for i in needs], batch_size=batch_size)
+            for i, fields in zip(needs, found, strict=True):
                 extracted[i] = fields
         ner_name = f"ner@{self.extractor_version}+rules"
         out = []
-        for p, (label, confidence), ner in zip(parsed, labelled, extracted, strict=True):
-            answered_by = source
-            if mode == "auto" and _rules_confident(p):
+        for p, done, (label, confidence), ner in zip(
+            parsed, settled, labelled, extracted, strict=True
+        ):
+            if done:
                 # The rules are deterministic: their reading gets confidence 1 unless the
                 # classifier agrees, in which case its probability is the better estimate.
-                confidence = confidence if label == p.label else 1.0
-                label, answered_by = p.label, "rules"
                 # Its fields stand too: on channels the NER model never saw, letting it fill the
                 # gaps of a reading the parser completed adds more wrong values than right ones.
-                fields = p.fields()
-            else:
-                fields = merge_fields(
-                    p.fields(), ner, prefer="model" if mode == "model" else "rules"
-                )
-            if label == NON_SIGNAL:
-                fields = empty_fields()
-            else:  # the class decides the side: SIGNAL_NONE states none
-                fields["side"] = {SIGNAL_LONG: "LONG", SIGNAL_SHORT: "SHORT"}.get(label)
+                answer = _rules_answer(p)
+                answer["confidence"] = round(float(confidence if label == p.label else 1.0), 4)
+                out.append(answer)
+                continue
+            fields = merge_fields(p.fields(), ner, prefer="model" if mode == "model" else "rules")
             out.append(
-                {
-                    "label": label,
-                    "confidence": round(float(confidence), 4),
-                    "model": answered_by,
-                    "extractor": ner_name if ner is not None else "rules",
-                    **fields,
-                }
+                _answer(label, confidence, source, ner_name if ner else "rules", fields, p, ner)
             )
         return out
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"predict: mode must be one of {', '.join(MODES)}, not {mode!r}")
+
+
+def _answer(
+    label: str,
+    confidence: float,
+    model: str,
+    extractor: str,
+    fields: dict[str, Any],
+    parsed,
+    ner: dict[str, Any] | None,
+    rules: bool = False,
+) -> dict[str, Any]:
+    if label == NON_SIGNAL:
+        fields = empty_fields()
+    else:  # the class decides the side: SIGNAL_NONE states none
+        fields["side"] = _SIDE_OF.get(label)
+    return {
+        "label": label,
+        "confidence": round(float(confidence), 4),
+        "model": model,
+        "extractor": extractor,
+        **fields,
+        "side_source": side_source(fields, parsed, ner, by_rules=rules),
+    }
+
+
+def _rules_answer(parsed) -> dict[str, Any]:
+    return _answer(parsed.label, 1.0, "rules", "rules", parsed.fields(), parsed, None, rules=True)
+
+
+def parser_side_source(parsed) -> str | None:
+    """Where the parser's side came from: its own ``side_source`` where it has one, else
+    ``"stated"`` for a side with a SIDE span (parsers before ``side_source`` read sides from
+    words only)."""
+    source = getattr(parsed, "side_source", None)
+    if source is None and parsed.side is not None:
+        if any(span.label == "SIDE" for span in parsed.spans):
+            source = "stated"
+    return source
+
+
+def side_source(
+    fields: dict[str, Any], parsed, ner: dict[str, Any] | None = None, by_rules: bool = False
+) -> str | None:
+    """``"stated"``, ``"levels"``, ``"model"`` or None for the answer's ``fields["side"]``.
+
+    Stated: the parser or the NER extractor read that side from a SIDE span. Levels: the answer's
+    entry, targets and stop imply it. Model: neither, so the classifier's class is its only
+    source. When the class came from the parser (``by_rules``) its own reading stands.
+    """
+    side = fields.get("side")
+    if side is None:
+        return None
+    parser_source = parser_side_source(parsed)
+    if by_rules and parser_source is not None and parsed.side == side:
+        return parser_source
+    if parser_source == "stated" and parsed.side == side:
+        return "stated"
+    if ner is not None and ner.get("side") == side:
+        return "stated"
+    if (
+        side_from_levels(fields.get("entry"), fields.get("targets"), fields.get("stop_loss"))
+        == side
+    ):
+        return "levels"
+    return "stated" if by_rules else "model"  # a parser without side_source reads words only
 
 
 def _rules_confident(parsed) -> bool:
     """The parser read a stated direction for a named pair: "GOLD BUY NOW" is a signal even with
     no level, and on real channels the parser is right about such messages far more often than a
-    classifier trained on other channels (see the issue notes for the figures)."""
-    return parsed.label in (SIGNAL_LONG, SIGNAL_SHORT) and bool(parsed.pair)
+    classifier trained on other channels (see the issue notes for the figures). A direction the
+    parser reads off the levels alone is not settled here: the classifier decides those."""
+    return (
+        parsed.label in (SIGNAL_LONG, SIGNAL_SHORT)
+        and bool(parsed.pair)
+        and getattr(parsed, "side_source", "stated") == "stated"
+    )
 
 
 def merge_fields(
@@ -245,7 +399,7 @@ def load_deployed_extractor(
     models_root: str | os.PathLike, mode: str = "model"
 ) -> DeployedExtractor:
     """For ``eval-signals --extractor model|auto``: the deployed models, or an error naming the root."""
-    return DeployedExtractor(DeployedSignalModels(models_root, allow_rules=False), mode)
+    return DeployedExtractor(DeployedSignalModels(models_root, allow_rules=False, mode=mode), mode)
 
 
 def servable_text(text: str) -> str:
@@ -292,11 +446,13 @@ def answer_jsonl(
 
 
 def to_prediction_json(pred: dict[str, Any]) -> dict[str, Any]:
-    """The `trademl predict` output shape: label, confidence, model, entities {...}."""
+    """The `trademl predict` output shape: label, confidence, model, extractor, entities {...},
+    side_source ("stated", "levels", "model" or null: see :meth:`DeployedSignalModels.predict`)."""
     return {
         "label": pred["label"],
         "confidence": pred["confidence"],
         "model": pred["model"],
         "extractor": pred["extractor"],
         "entities": {f: pred[f] for f in SIGNAL_FIELDS},
+        "side_source": pred.get("side_source"),
     }

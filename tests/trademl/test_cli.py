@@ -71,6 +71,43 @@ def test_predict_without_models_falls_back_to_rules(tmp_path, capsys):
     }
 
 
+def test_predict_answers_say_where_the_side_comes_from(tmp_path, capsys):
+    assert main(["predict", "--models", str(tmp_path), "Long BTCUSDT 62000 tp 64000 sl 61000"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert list(answer)[-2:] == ["entities", "side_source"] and answer["side_source"] == "stated"
+    assert main(["predict", "--models", str(tmp_path), "gm"]) == 0
+    assert json.loads(capsys.readouterr().out)["side_source"] is None
+
+
+def test_predict_mode_rules_needs_no_registry(tmp_path, capsys):
+    """The parser alone: no registry is read, so even a missing one is no error or note."""
+    text = "Short ETHUSDT 3000 tp 2900 sl 3100"
+    assert main(["predict", "--mode", "rules", "--models", str(tmp_path / "none"), text]) == 0
+    captured = capsys.readouterr()
+    answer = json.loads(captured.out)
+    assert (answer["label"], answer["model"], answer["extractor"]) == (
+        "SIGNAL_SHORT",
+        "rules",
+        "rules",
+    )
+    assert answer["side_source"] == "stated" and captured.err == ""
+
+
+def test_predict_mode_is_one_of_three(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--mode", "llm", "gm"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["auto", "model", "rules"])
+def test_predict_jsonl_every_mode_answers_every_line(tmp_path, capsys, mode):
+    lines = [b'{"text": "Long BTCUSDT 10 tp 12 sl 9"}', b"{bad", b'{"text": "gm"}', b""]
+    code, out, err = _predict(_jsonl(tmp_path, lines), capsys, "--mode", mode)
+    assert code == 1 and len(out) == len(lines)
+    assert out[0]["entities"]["pair"] == "BTCUSDT" and out[0]["side_source"] == "stated"
+    assert [row.get("line") for row in out] == [None, 2, None, 4]
+
+
 def test_rollback_without_history_says_so(tmp_path, capsys):
     from trademl.registry import ModelRegistry
 

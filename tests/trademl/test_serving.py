@@ -7,6 +7,9 @@ import logging
 import sys
 import types
 
+import pytest
+
+from trademl.errors import TradeMLError
 from trademl.registry import ModelRegistry
 from trademl.serving import DeployedSignalModels, answer_jsonl, servable_text
 
@@ -75,3 +78,149 @@ def test_broken_ner_falls_back_to_the_parser_with_a_warning(tmp_path, monkeypatc
     assert models.name == "rules" and models.load_errors
     models.predict([SIGNAL])  # no second attempt, no second warning
     assert sum(str(hf) in r.getMessage() for r in caplog.records) == 1
+
+
+# --- modes and side_source ------------------------------------------------------------------------
+
+
+class _FixedClassifier:
+    """A deployed classifier that answers one class for every text."""
+
+    name = "fake"
+
+    def __init__(self, label: str, confidence: float = 0.9):
+        self.label, self.confidence, self.calls = label, confidence, 0
+
+    def predict(self, texts, batch_size=64):
+        self.calls += 1
+        return [(self.label, self.confidence)] * len(texts)
+
+
+class _FixedNer:
+    """An extractor that reads one SIDE span (the first word) and nothing else."""
+
+    def __init__(self, side: str | None):
+        self.side, self.texts = side, []
+
+    def extract(self, texts, batch_size=32):
+        self.texts += texts
+        fields = {"pair": None, "side": self.side, "entry": [], "targets": []}
+        return [{**fields, "stop_loss": None, "leverage": None, "spans": []} for _ in texts]
+
+
+def _models(tmp_path, label: str, ner_side: str | None = None) -> DeployedSignalModels:
+    models = DeployedSignalModels(tmp_path)  # nothing deployed; then the stand-ins
+    models.classifier, models.classifier_name, models.classifier_version = (
+        _FixedClassifier(label),
+        "fake",
+        "v1",
+    )
+    if ner_side is not None:
+        models._extractor, models.extractor_version = _FixedNer(ner_side), "v0"
+    return models
+
+
+LEVELS_ONLY = "BTCUSDT entry 62000 tp 64000 sl 61000"  # no side word: the levels imply a long
+
+
+def test_side_source_stated_levels_model_and_null(tmp_path):
+    long_model = _models(tmp_path, "SIGNAL_LONG")
+    by = {
+        text: long_model.predict([text], mode="model")[0]
+        for text in ("Long BTCUSDT 62000 tp 64000 sl 61000", LEVELS_ONLY, "BTCUSDT entry 62000")
+    }
+    assert [(a["side"], a["side_source"]) for a in by.values()] == [
+        ("LONG", "stated"),
+        ("LONG", "levels"),
+        ("LONG", "model"),  # a pair and an entry: only the classifier says long
+    ]
+    # The classifier's short contradicts the levels and the stated side: the model is its source.
+    [short] = _models(tmp_path, "SIGNAL_SHORT").predict([LEVELS_ONLY], mode="model")
+    assert (short["side"], short["side_source"]) == ("SHORT", "model")
+    for label in ("NON_SIGNAL", "SIGNAL_NONE"):
+        [none] = _models(tmp_path, label).predict([LEVELS_ONLY], mode="model")
+        assert none["side"] is None and none["side_source"] is None
+    # A side the NER model reads as a SIDE span is stated too.
+    ner_model = _models(tmp_path, "SIGNAL_SHORT", ner_side="SHORT")
+    [answer] = ner_model.predict(["BTCUSDT entry 62000 📉"], mode="model")
+    assert answer["extractor"] == "ner@v0+rules" and answer["side_source"] == "stated"
+    # In the CLI's JSON, next to the entities.
+    from trademl.serving import to_prediction_json
+
+    shown = to_prediction_json(by[LEVELS_ONLY])
+    assert list(shown)[-2:] == ["entities", "side_source"] and shown["side_source"] == "levels"
+
+
+def test_model_mode_overrules_the_parser_that_auto_keeps(tmp_path):
+    settled = "Long BTCUSDT 62000 tp 64000 sl 61000"  # a stated side for a named pair
+    models = _models(tmp_path, "SIGNAL_SHORT", ner_side="SHORT")
+    [auto] = models.predict([settled])
+    assert (auto["label"], auto["model"], auto["side_source"]) == ("SIGNAL_LONG", "rules", "stated")
+    assert auto["confidence"] == 1.0 and auto["extractor"] == "rules"  # the classifier disagreed
+    assert models._extractor.texts == []  # the parser settled it: no NER
+    [model] = models.predict([settled], mode="model")
+    assert (model["label"], model["model"], model["side"]) == ("SIGNAL_SHORT", "fake@v1", "SHORT")
+    assert model["side_source"] == "stated" and models._extractor.texts == [settled]
+    [rules] = models.predict([settled], mode="rules")
+    assert (rules["label"], rules["model"], rules["side_source"]) == (
+        "SIGNAL_LONG",
+        "rules",
+        "stated",
+    )
+    assert models.classifier.calls == 2  # rules mode asked no model
+
+
+def test_rules_mode_reads_no_registry_and_loads_no_model(tmp_path, monkeypatch, caplog):
+    import trademl.models.classifier_runtime as runtime
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rules mode loaded a model")
+
+    monkeypatch.setattr(runtime, "load_classifier", refuse)
+    registry = ModelRegistry(tmp_path / "models")
+    for name, folder in (("signal_classifier", "onnx"), ("ner_extractor", "hf")):
+        source = tmp_path / name / folder
+        source.mkdir(parents=True)
+        (source / ("model.int8.onnx" if folder == "onnx" else "config.json")).write_text("{}")
+        registry.promote(name, registry.register(name, source.parent))
+    with caplog.at_level(logging.WARNING, logger="trademl.serving"):
+        models = DeployedSignalModels(registry.root, mode="rules")
+        answers = models.predict([SIGNAL, LEVELS_ONLY, "gm"])
+    assert models.name == "rules" and models.classifier is None and models.extractor is None
+    assert [a["model"] for a in answers] == ["rules"] * 3 and not caplog.records
+    assert [a["side_source"] for a in answers][0] == "stated" and answers[2]["side_source"] is None
+    with pytest.raises(ValueError, match="mode must be one of"):
+        models.predict(["gm"], mode="bogus")
+
+
+def test_broken_onnx_extractor_falls_back_form_by_form(tmp_path, monkeypatch, caplog):
+    loaded = []
+
+    class TorchNer:
+        @classmethod
+        def load(cls, path):
+            loaded.append(path)
+            return _FixedNer("LONG")
+
+    monkeypatch.setitem(
+        sys.modules, "trademl.models.ner", types.SimpleNamespace(NerExtractor=TorchNer)
+    )
+    monkeypatch.delenv("TRADEML_NER_BACKEND", raising=False)
+    source = tmp_path / "src"
+    (source / "hf").mkdir(parents=True)
+    (source / "hf" / "config.json").write_text("{}")
+    (source / "onnx").mkdir()
+    (source / "onnx" / "model.int8.onnx").write_bytes(b"not a graph")  # and no manifest
+    registry = ModelRegistry(tmp_path / "models")
+    registry.promote("ner_extractor", registry.register("ner_extractor", source))
+    models = DeployedSignalModels(registry.root)
+    with caplog.at_level(logging.WARNING, logger="trademl.serving"):
+        assert isinstance(models.extractor, _FixedNer)
+    assert models.extractor_name == "torch" and loaded == [
+        registry.deployed_path("ner_extractor") / "hf"
+    ]
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "model.int8.onnx: cannot load" in warning and warning.endswith("trying torch")
+    monkeypatch.setenv("TRADEML_NER_BACKEND", "gpu")
+    with pytest.raises(TradeMLError, match="TRADEML_NER_BACKEND"):
+        DeployedSignalModels(registry.root)
