@@ -149,12 +149,21 @@ def test_russian_short_inline():
     )
 
 
-def test_levels_without_direction_are_signal_none():
+def test_levels_without_a_side_word_imply_the_direction():
+    # every target above the entry zone and the stop below it: a long (ARCHITECTURE.md)
     r = parse_signal("Entry 0.5180 - 0.5200\nTargets 0.53 / 0.54 / 0.56\nStop 0.505\n#ADA")
+    assert (r.label, r.side, r.side_source) == (SIGNAL_LONG, "LONG", "levels")
+    assert r.pair == "ADAUSDT"
+    assert r.targets == [0.53, 0.54, 0.56]
+
+
+def test_levels_without_direction_are_signal_none():
+    # targets on both sides of the entry: no direction can be read
+    r = parse_signal("Entry 0.5180 - 0.5200\nTargets 0.53 / 0.50\nStop 0.505\n#ADA")
     assert r.label == SIGNAL_NONE
     assert r.side is None
     assert r.pair == "ADAUSDT"
-    assert r.targets == [0.53, 0.54, 0.56]
+    assert r.targets == [0.53, 0.50]
 
 
 def test_emoji_arrow_is_weak_direction_evidence():

@@ -1,5 +1,7 @@
 """Channel styles the parser must read: messages written for these tests in the layouts real
-signal channels use (Cornix, spot Buy/Sell, FX one-liners, Russian and Spanish channels, pips).
+signal channels use (Cornix, spot Buy/Sell, FX one-liners, Russian and Spanish channels, pips),
+set-ups whose side only their levels tell, set-ups with no readable side (SIGNAL_NONE), and
+results shaped like signals (targets ticked, profit per target, "closed at": NON_SIGNAL).
 
 The rows are gold-format JSONL (tests/data/channel_styles.jsonl), so the same file also scores the
 deployed models: ``trademl eval-signals tests/data/channel_styles.jsonl --extractor auto``. Rows with
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from trademl.labels import NON_SIGNAL
+from trademl.labels import NON_SIGNAL, SIGNAL_NONE
 from trademl.signals.evaluation import load_gold
+from trademl.signals.levels import SIDE_LABEL, side_from_levels
 from trademl.signals.parser import parse_signal
 
 STYLES_FILE = Path(__file__).parents[1] / "data" / "channel_styles.jsonl"
@@ -46,4 +49,27 @@ def test_styles_file_covers_the_classes_and_languages():
     text = "\n".join(r["text"] for r in ROWS)
     for marker in ("Вход", "COMPRA", "pips", "Take-Profit Targets", "Buy:"):
         assert marker in text, marker
+    for marker in ("Direction: LONG", "✅", "% profit", "Closed at", "достигнута", "alcanzado"):
+        assert marker in text, marker  # results shaped like signals, in several languages
     assert sum("rules_gap" in r for r in ROWS) <= 3  # a known gap list, not a dumping ground
+
+
+def test_gold_classes_follow_the_level_definition():
+    """A SIGNAL_NONE row's levels imply no side; a signal whose levels imply one agrees with it."""
+    for row in ROWS:
+        implied = side_from_levels(row["entry"], row["targets"], row["stop_loss"])
+        if row["label"] == SIGNAL_NONE:
+            assert implied is None, row["text"]
+        elif row["label"] != NON_SIGNAL and implied is not None:
+            assert SIDE_LABEL[implied] == row["label"], row["text"]
+
+
+def test_level_only_rows_are_read_from_their_levels():
+    levels = [
+        r for r in ROWS if "rules_gap" not in r and parse_signal(r["text"]).side_source == "levels"
+    ]
+    assert len(levels) >= 8  # the file keeps a real share of set-ups with no side word
+    for row in levels:
+        got = parse_signal(row["text"])
+        assert got.side == row["side"] == side_from_levels(got.entry, got.targets, got.stop_loss)
+        assert all(s.label != "SIDE" for s in got.spans)

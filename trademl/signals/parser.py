@@ -8,10 +8,13 @@ first is the entry, the rest are a stop or targets by which side of the entry th
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
 from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_NONE, SIGNAL_SHORT
+from trademl.signals.levels import SIDE_LABEL as _SIDE_LABEL
+from trademl.signals.levels import side_from_levels
 from trademl.signals.normalize import (
     MICRO_PRICED_COINS,
     SATS_CONTEXT,
@@ -46,9 +49,12 @@ class ParsedSignal:
     stop_loss: float | None
     leverage: float | None
     spans: tuple[Span, ...]
+    #: "stated" (a side word or a directional emoji), "levels" (derived by side_from_levels),
+    #: None (no side). Not a gold field: fields() leaves it out.
+    side_source: str | None = None
 
     def fields(self) -> dict:
-        """The six typed fields as a gold-format dict."""
+        """The six typed fields as a gold-format dict (side_source is not one of them)."""
         return {
             "pair": self.pair,
             "side": self.side,
@@ -85,9 +91,15 @@ _SIDE_WORDS = (
     r"|compra[r]?|venta|vend[ae]r?"
 )
 
+# "short-term", "Short and medium term", "Expected duration: Long": a horizon, not a side.
+_HORIZON_WORD = r"(?:long|short|mid|medium)"
+_HORIZON = rf"{_HORIZON_WORD}(?:\s*(?:and|or|&|/|to|-)\s*{_HORIZON_WORD})?"
 _KEYWORDS = re.compile(
     # transparent: text that would otherwise read as a keyword or a level
-    rf"(?P<skip>{_LB}(?:trailing\s+stop|(?:long|short)[\s-]*(?:term|time|run)"
+    rf"(?P<skip>{_LB}(?:trailing\s+stop|(?:long|short)(?:\s*(?:and|or|&|/|to|-)\s*{_HORIZON_WORD})?"
+    r"[\s-]*(?:term|time|run)"
+    rf"|(?:duration|horizon|holding\s+period|time\s*frame|timeframe)\s*[:\-–]?\s*{_HORIZON}"
+    r"(?:[\s-]*(?:term|time|run))?"
     rf"|signal\s*(?:no\.?|number|n[°º]|#)?\s*[:.]?\s*\d{{1,4}}(?![\d.,])){_RB}"
     r"|https?://\S+|t\.me/\S+|www\.\S+)"
     # noise labels: the numbers after them are not levels
@@ -99,7 +111,7 @@ _KEYWORDS = re.compile(
     r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries"
     r"|enter(?:ed)?|entrada|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
     rf"|(?P<tp>(?:{_LB}(?:(?:sell\s+|take[\s-]*profit\s+|tp\s+)?targets?|take[\s-]*profits?"
-    r"|takeprofit|t\.?p\.?|t-p|tg|t(?=\d{1,2}\s*[:)\-=])|objetivos?|alvos?|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
+    r"|takeprofit|tps|t\.?p\.?|t-p|tg|t(?=\d{1,2}\s*[:)\-=])|objetivos?|alvos?|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
     + _RB
     + r"|🎯)"
     + _INDEX
@@ -124,7 +136,7 @@ _WORD = re.compile(r"[^\W\d_]+|[@🎯]")
 _STEMS = frozenset(
     w[:2]
     for w in (
-        "trailing long short accumulate signal http t www risk reward ratio r rr lot spread bid ask previous "
+        "trailing long short duration horizon holding accumulate signal http t www risk reward ratio r rr lot spread bid ask previous "
         "support resistance time timeframe expiry expires date id minimum balance account volume "
         "payoff copyright floating capital deposit риск лот buy sell entry entries enter entered "
         "вход точка en sell take tp t tg цель тейк тп stop s sl st si стоп сл leverage lev плечо "
@@ -172,6 +184,72 @@ _FIRST_PERSON = re.compile(_LB + r"(?:i|i'm|im|my|me|mine)" + _RB)
 _OPINION = ("bullish", "bearish")
 _EMOJI_UP = re.compile(r"↗|📈|🟢|⬆|🔼|🚀|chart_with_upwards_trend|arrow_up")
 _EMOJI_DOWN = re.compile(r"↘|📉|🔴|⬇|🔽|chart_with_downwards_trend|arrow_down")
+
+# Results shaped like signals: a target ticked or marked reached, a profit per target, a trade
+# "closed at", "all targets achieved". A mark counts only on a target's line after the target
+# word ("Target 1: 5.82✅", "TP2 hit"), or right after a level in a target list ("2) 5.93 ✅"):
+# ticks elsewhere ("✅✅✅", "✅ Entry now", "✅Tp➡️0.9050" as a bullet) are decoration.
+#: Cheap pre-check: without one of these substrings there is no result mark.
+_RESULT_HINT = re.compile(
+    r"[✅✔☑✓%]|hit|done|reach|achiev|smash|book|secur|touch|complet|fill|closed|stopped|tod[oa]s"
+    r"|достиг|взят|отработ|закры|выполн|alcan|logr|cumpl|tocad|conseg|ating|batid|cerrad|fechad"
+    r"|выбит|ulaş|vurul|tamam|kapan|tüm|erreich|getroff|geschlossen|alle"
+)
+#: The same pre-check word by word: a word's first three letters -> the prefix it must have.
+_RESULT_STEMS = {
+    p[:3]: p
+    for p in (
+        "hit done reach achiev smash book secur touch complet fill closed stopped tod "
+        "достиг взят отработ закры выполн выбит alcan logr cumpl tocad conseg ating batid cerrad "
+        "fechad ulaş vurul tamam kapan tüm erreich getroff geschlossen alle"
+    ).split()
+}
+_RESULT_WORDS = (
+    r"hit|done|reached|achieved|smashed|booked|secured|touched|completed|filled"
+    r"|достигнут\w*|взят[аоы]?|отработ\w*|закрыт\w*|выполнен\w*"
+    r"|alcanzad\w*|alcançad\w*|logrado\w*|cumplid\w*|tocad\w*|conseguid\w*|atingid\w*|batid[oa]s?"
+    r"|выбит\w*|ulaşıldı|vuruldu|tamamlandı|erreicht|getroffen"
+)
+_RESULT_MARK = re.compile(
+    r"[✅✔☑✓]"
+    rf"|(?P<word>(?:{_RESULT_WORDS}){_RB})"
+    r"|\+\s?\d+(?:[.,]\d+)?\s?%"
+    r"|\d\s?%\s*(?:profit|gain|прибыл\w*|профит\w*|ganancia|lucro|kâr|kar|gewinn)"
+    r"|(?:profit|прибыль|ganancia|lucro)(?<!take profit)(?<!take-profit)(?<!takeprofit)"
+    r"\s*[:=]?\s*\+?\d+(?:[.,]\d+)?\s?%"
+)
+_TARGET_WORD = re.compile(
+    _LB + r"(?:take[\s-]*profits?|targets?|tps?|t\.p\.?|tg|t(?=\d)|exit|objetivos?|alvos?|metas?"
+    r"|цел[ьи]\w*|тейк\w*|тп|hedef\w*|ziel\w*)"
+)
+#: A stop's line takes a result word too ("SL hit"), not a tick (a tick before it is a bullet).
+_STOP_WORD = re.compile(_LB + r"(?:sl|s/l|stop\w*|стоп\w*|сл)" + _RB)
+#: A result word after one of these is a plan, not a result ("move SL to entry after TP1 hit").
+_CONDITIONAL = re.compile(
+    _LB + r"(?:if|after|when|once|until|till|before|unless|si|cuando|después|quando|após|если"
+    r"|после|когда|пока|wenn|nach|sonra)" + _RB
+)
+# No look-behind in front of these two (it would cost the scan its first-character pre-check):
+# _result_cue checks that a word starts where they match.
+_DONE_PHRASE = re.compile(
+    r"(?:all\s+(?:the\s+)?(?:entry\s+|take[\s-]*profit\s+)?(?:targets?|tps?|take[\s-]*profits?)"
+    r"\s+(?:are\s+|were\s+|have\s+been\s+|has\s+been\s+|got\s+)?(?:hit|done|achieved|reached"
+    r"|smashed|completed|booked)"
+    r"|(?:trade|position|signal|order|deal)\s+(?:was\s+|is\s+|has\s+been\s+|got\s+)?closed"
+    r"|stopped\s+out"
+    r"|closed\s+(?:at|@|in\s+(?:profit|loss)|with|manually|on|for)"
+    r"|все\s+цели\s+(?:достигнут|взят|отработ|выполнен)|(?:сделк|позици)\w*\s+закрыт"
+    r"|закрыт[аоы]?\s+(?:по|на|в)\s"
+    r"|tod[oa]s\s+(?:los\s+|os\s+|as\s+)?(?:objetivos|alvos|metas|tps?)\s+(?:alcan|cumpl|logr|ating"
+    r"|batid)|(?:cerrad|fechad)[oa]s?\s+(?:en|em|a|con|com|no)\s"
+    r"|tüm\s+hedefler|kapandı|kapatıldı|alle\s+ziele\s+erreicht|geschlossen\s+(?:bei|zu|mit))"
+)
+#: A stop annotated like the targets ("SL: 78906 (-9.1%)" beside "TP1 82566 (+4.4%)", or
+#: "1299.78❌" beside "1263.61✅") makes the targets' ticks and percentages a legend: a result
+#: would not mark both the targets won and the stop lost.
+_STOP_MARK = re.compile(r"[❌✖✗❎🚫⛔]|[-−]\s?\d+(?:[.,]\d+)?\s?%")
+#: Before a level in a list: spaces, a closing bracket or an opening one ("5.93 (+52.9%)").
+_GAP_AFTER_LEVEL = " \t)](:-–|"
 
 #: Entries listed after "Entry:" must lie this close to the first one; levels within this of entry.
 _ENTRY_LIST_RATIO = 1.25
@@ -234,7 +312,7 @@ def parse_signal(text: str) -> ParsedSignal:
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     if _SIGNAL_HINT.search(low) is None:
         return _no_signal()
-    tokens = _keywords(text, low)
+    tokens, result_word = _keywords(text, low)
     real = [t for t in tokens if t.lastgroup != "skip"]
     if not any(t.lastgroup in _SIGNAL_KINDS for t in real):
         return _no_signal()
@@ -258,6 +336,8 @@ def parse_signal(text: str) -> ParsedSignal:
         return found
 
     side: tuple[str, int, int] | None = None
+    side_is_emoji = False
+    entry_tok = None
     weak_side: tuple[str, int, int] | None = None
     strong_entry: list[Number] = []
     weak_entry: list[Number] = []
@@ -308,6 +388,7 @@ def parse_signal(text: str) -> ParsedSignal:
                 side = (_side_of(tok.group("eside")), *tok.span("eside"))
             nums = numbers(tok.end(), region_end)
             if nums and not strong_entry:
+                entry_tok = tok
                 ref = nums[0][0]
                 strong_entry = [n for n in nums if within_ratio(n[0], ref, _ENTRY_LIST_RATIO)]
                 leftovers += [n for n in nums if n not in strong_entry]
@@ -350,12 +431,22 @@ def parse_signal(text: str) -> ParsedSignal:
         if (up is None) != (down is None):
             hit = up or down
             side = ("LONG" if up else "SHORT", hit.start(), hit.end())
+            side_is_emoji = True
 
+    side_source = "stated" if side is not None else None
     if entry:
         lo, hi = min(n[0] for n in entry), max(n[0] for n in entry)
         if stop is not None and not within_ratio(stop[0], lo, _LEVEL_RATIO):
             stop = None
         targets = [t for t in targets if within_ratio(t[0], lo, _LEVEL_RATIO)]
+        if side is None or side_is_emoji:
+            # No side word: the levels may imply one (an emoji that the levels contradict is
+            # decoration, such as a red circle before the stop of a long).
+            implied = side_from_levels(
+                [n[0] for n in entry], [t[0] for t in targets], stop[0] if stop else None
+            )
+            if implied is not None and (side is None or side[0] != implied):
+                side, side_source = (implied, -1, -1), "levels"
         if side is not None:
             is_long = side[0] == "LONG"
             targets = [t for t in targets if (t[0] > lo if is_long else t[0] < hi)]
@@ -373,10 +464,26 @@ def parse_signal(text: str) -> ParsedSignal:
     targets = _dedupe(targets)
 
     label = _classify(
-        text, low, side, entry, targets, stop, has_strong_entry_kw, first_level_pos, block_end
+        text,
+        low,
+        side,
+        side_source,
+        entry,
+        targets,
+        stop,
+        has_strong_entry_kw or (side_source != "stated" and _pair_led(text, entry)),
+        first_level_pos,
+        block_end,
+        entry_alone=(
+            entry_tok is not None
+            and side is None
+            and not targets
+            and stop is None
+            and _entry_alone(text, entry_tok, strong_entry)
+        ),
     )
-    if label == NON_SIGNAL:
-        return _no_signal()
+    if label == NON_SIGNAL or _result_cue(text, low, real, result_word) is not None:
+        return _no_signal()  # targets ticked, profit per target, "closed at": a result
 
     mention = find_pair(text, 0, block_end) or find_pair(text, block_end)
     if mention is None and side is not None:
@@ -396,7 +503,7 @@ def parse_signal(text: str) -> ParsedSignal:
             # them is an index or a broken number ("T.p 1 / 1 21520"), not a level of 1.0.
             targets = [t for t in targets if not _bare_digit(text, t)]
             stop = None if stop is not None and _bare_digit(text, stop) else stop
-    if side is not None and label != SIGNAL_NONE:
+    if side is not None and label != SIGNAL_NONE and side_source == "stated":
         spans.append(Span(side[1], side[2], "SIDE"))
     spans += [Span(n[1], n[2], "ENTRY") for n in entry]
     spans += [Span(n[1], n[2], "TARGET") for n in targets]
@@ -429,28 +536,123 @@ def parse_signal(text: str) -> ParsedSignal:
         stop_loss=stop_value,
         leverage=lev[0] if lev is not None else None,
         spans=_non_overlapping(spans),
+        side_source=side_source if label != SIGNAL_NONE else None,
     )
 
 
 def non_trade_cue(text: str) -> tuple[str, int, int] | None:
-    """Where the classifier reads ``text`` as news or chatter rather than a call: the first update
-    or result word ("TP1 hit", "closed", "+12%") as ``("UPDATE", start, end)``, else a question as
-    ``("QUESTION", start, end)``; ``None`` if there is neither.
+    """Where the classifier reads ``text`` as news or chatter rather than a call: a result shaped
+    like a signal (a target ticked or marked reached, a profit per target, "closed at", "all
+    targets achieved") as ``("RESULT", start, end)``, else the first update or result word
+    ("TP1 hit", "closed", "+12%") as ``("UPDATE", start, end)``, else a question as
+    ``("QUESTION", start, end)``; ``None`` if there is none.
 
-    The same patterns :func:`parse_signal` weighs against the levels it found (a cue does not by
-    itself make a message NON_SIGNAL); exposed so that another labeller's signal call can be
-    doubted where the text carries one.
+    The same patterns :func:`parse_signal` uses: a RESULT makes a message NON_SIGNAL, the other
+    two are weighed against the levels it found (they do not by themselves make it
+    NON_SIGNAL); exposed so that another labeller's signal call can be doubted where the text
+    carries one.
     """
     low = text.lower()
     if len(low) != len(text):  # keep offsets aligned, as parse_signal does
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    result = _result_cue(text, low)
+    if result is not None:
+        return ("RESULT", *result)
     update = _at_word_start(_UPDATE, low)
     if update is not None:
         return ("UPDATE", update.start(), update.end())
-    question = _QUESTION.search(low)
+    question = _outside_links(_QUESTION, low)
     if question is not None:
         return ("QUESTION", question.start(), question.end())
     return None
+
+
+def _result_cue(
+    text: str, low: str, tokens: list | None = None, result_word: bool | None = None
+) -> tuple[int, int] | None:
+    """Where ``low`` reads as a result of a trade rather than a new one: the span of a ticked
+    target, a profit per target, "closed at" or "all targets achieved"; ``None`` if nowhere.
+
+    ``tokens`` are the message's keyword tokens (computed here if not given): a mark right after
+    a number counts where that number sits in a target keyword's region ("Targets:\n1) 5.82 ✅").
+    ``result_word``: whether :func:`_keywords` saw a word with a result stem (None: not known).
+    Linear in the text: the line's first target word and conditional are found once a line.
+    """
+    if result_word is None:
+        if _RESULT_HINT.search(low) is None:
+            return None
+    elif not result_word and "%" not in low and not any(c in low for c in _TICKS):
+        return None
+    for m in _DONE_PHRASE.finditer(low):
+        if not _word_start(low, m.start()):
+            continue
+        line_start = low.rfind("\n", 0, m.start()) + 1
+        if _CONDITIONAL.search(low, max(line_start, m.start() - 24), m.start()) is None:
+            return m.span()  # "hold until all targets hit" is a plan
+    line_start = line_end = -1
+    target = stop = cond = None
+    starts: list[int] | None = None
+    legend: bool | None = None
+    for m in _RESULT_MARK.finditer(low):
+        s = m.start()
+        if s >= line_end:
+            line_start = low.rfind("\n", 0, s) + 1
+            line_end = low.find("\n", s)
+            line_end = len(low) if line_end < 0 else line_end
+            target = _TARGET_WORD.search(low, line_start, line_end)
+            stop = _STOP_WORD.search(low, line_start, line_end)
+            cond = _CONDITIONAL.search(low, line_start, line_end)
+        is_word = m.group("word") is not None
+        if is_word and not _word_start(low, s):
+            continue
+        if is_word and cond is not None and cond.start() < s:
+            continue
+        if stop is not None and m.group() in _TICKS:
+            continue  # "GOLD BUY 2699.6 SL 2687.2 TP 2710.2 ✅": a one-liner's flourish
+        if not is_word and m.group().startswith(_LEGEND_MARKS):
+            if legend is None:
+                legend = _stop_annotated(low)
+            if legend:
+                continue
+        if target is not None and target.end() <= s:
+            return m.span()
+        if is_word and stop is not None and stop.end() <= s:
+            return m.span()
+        j = s
+        while j > line_start and low[j - 1] in _GAP_AFTER_LEVEL:
+            j -= 1
+        if j > line_start and low[j - 1].isdigit():
+            if starts is None:
+                if tokens is None:
+                    tokens = [t for t in _keywords(text, low)[0] if t.lastgroup != "skip"]
+                starts = [t.start() for t in tokens]
+            k = bisect.bisect_right(starts, j - 1) - 1
+            if k >= 0 and tokens[k].lastgroup == "tp":
+                return m.span()  # "Targets:\n1) 5.82 ✅"
+    return None
+
+
+_TICKS = frozenset("✅✔☑✓")
+
+
+def _word_start(low: str, i: int) -> bool:
+    return i == 0 or not (low[i - 1].isalpha() or low[i - 1] == "_")
+
+
+_LEGEND_MARKS = ("✅", "✔", "☑", "✓", "+")
+
+
+def _stop_annotated(low: str) -> bool:
+    """Whether a stop's line carries a cross or a negative percentage after the stop word."""
+    checked_to = -1
+    for m in _STOP_WORD.finditer(low):
+        if m.start() < checked_to:
+            continue  # this line was searched from an earlier stop word already
+        line_end = low.find("\n", m.end())
+        checked_to = len(low) if line_end < 0 else line_end
+        if _STOP_MARK.search(low, m.end(), checked_to) is not None:
+            return True
+    return False
 
 
 class _Token:
@@ -475,15 +677,21 @@ class _Token:
         return None
 
 
-def _keywords(text: str, low: str) -> list:
-    """Keyword tokens in reading order, tried only where a word with a keyword stem starts."""
+def _keywords(text: str, low: str) -> tuple[list, bool]:
+    """Keyword tokens in reading order, tried only where a word with a keyword stem starts; and
+    whether a word that can state a result ("hit", "closed", "достигнута") occurs (a free
+    pre-check for :func:`_result_cue`, from the same pass over the words)."""
     found: list = []
     covered = 0
+    result_word = False
     for w in _WORD.finditer(low):
         s = w.start()
+        word = w.group()
+        if not result_word:
+            stem = _RESULT_STEMS.get(word[:3])
+            result_word = stem is not None and word.startswith(stem)
         if s < covered:
             continue
-        word = w.group()
         typo = _TYPO.get(word)
         if typo is not None and (word[:2] not in _STEMS or _KEYWORDS.match(low, s) is None):
             found.append(_Token(typo[0], s, w.end()))  # "lnog", "targt", "entery"
@@ -500,7 +708,45 @@ def _keywords(text: str, low: str) -> list:
             continue
         found.append(m)
         covered = m.end()
-    return found
+    return found, result_word
+
+
+def _entry_alone(text: str, tok, entry: list[Number]) -> bool:
+    """An entry keyword read as a set-up's label ("XAUUSD\nEntry: 2340", "#SOL entry 142.5"):
+    its numbers follow it directly, nothing but the instrument stands before it on its line and
+    no word after them ("BTC entry 60000 would be nice" is talk)."""
+    if not entry or text[tok.start() : tok.start() + 7].lower() in ("entered",):
+        return False
+    first, last = entry[0], entry[-1]
+    if any(c.isalpha() for c in text[tok.end() : first[1]]):
+        return False
+    line_end = text.find("\n", last[2])
+    rest = _LEV_SUFFIX.sub("", text[last[2] : len(text) if line_end < 0 else line_end].lower())
+    if any(c.isalpha() for c in rest):  # "#SOL entry 142.5, 10x" is fine
+        return False
+    line_start = text.rfind("\n", 0, tok.start()) + 1
+    before = text[line_start : tok.start()]
+    mention = find_pair(text, line_start, tok.start())
+    if mention is not None:
+        before = text[line_start : mention.start] + text[mention.end : tok.start()]
+    return not any(c.isalpha() for c in before)
+
+
+_PAIR_LED_GAP = re.compile(r"[\s:@|=>\-–—]*")
+
+
+def _pair_led(text: str, entry: list[Number]) -> bool:
+    """The entry written right after the instrument that opens its line, as one-liner channels
+    do ("#BNB/USDT @ 600.2-592.4, Tp 610 620", "EURUSD 1.0637 targets ..."): as good as an
+    entry keyword. "BTC is at 62000" or "BTC at 62000" is not."""
+    if not entry:
+        return False
+    start = entry[0][1]
+    line_start = text.rfind("\n", 0, start) + 1
+    mention = find_pair(text, line_start, start)
+    if mention is None or any(c.isalpha() for c in text[line_start : mention.start]):
+        return False
+    return _PAIR_LED_GAP.fullmatch(text, mention.end, start) is not None
 
 
 def _bare_digit(text: str, n: Number) -> bool:
@@ -517,6 +763,27 @@ def _option_call(text: str, start: int) -> bool:
     return mention is not None and start - mention.end <= 2
 
 
+_LINK = re.compile(r"https?://\S+|t\.me/\S+|www\.\S+")
+
+
+def _outside_links(pattern: re.Pattern, low: str) -> re.Match | None:
+    """The first match of pattern in low outside a link ("?inviteCode=", "t.me/" are no question
+    and no "me")."""
+    first = pattern.search(low)
+    if first is None:
+        return None
+    links = [m.span() for m in _LINK.finditer(low)]
+    if not links:
+        return first
+    i = 0
+    for m in pattern.finditer(low, first.start()):
+        while i < len(links) and links[i][1] <= m.start():
+            i += 1
+        if i == len(links) or m.start() < links[i][0]:
+            return m
+    return None
+
+
 def _at_word_start(pattern: re.Pattern, low: str) -> re.Match | None:
     """The first match of pattern in low that does not start inside a word."""
     for m in pattern.finditer(low):
@@ -530,12 +797,15 @@ def _classify(
     text: str,
     low: str,
     side: tuple[str, int, int] | None,
+    side_source: str | None,
     entry: list[Number],
     targets: list[Number],
     stop: Number | None,
-    explicit_entry: bool,
+    explicit_entry: bool,  # an entry keyword, or the entry right after the instrument
     first_level_pos: int | None,
     block_end: int,
+    *,
+    entry_alone: bool = False,
 ) -> str:
     """Signal class from what was found; updates and questions open no trade."""
     n_levels = bool(entry) + bool(targets) + (stop is not None)
@@ -544,16 +814,22 @@ def _classify(
         first_level_pos is None or update.start() < first_level_pos or n_levels == 0
     ):
         return NON_SIGNAL  # "TP2 hit", "SL hit on ETH long": a keyword with no level is news
-    if n_levels < 3 and _QUESTION.search(low):
+    if n_levels < 3 and _outside_links(_QUESTION, low):
         return NON_SIGNAL
-    if side is None:
+    if side is None or side_source == "levels":
+        # Without a side word a set-up needs an entry keyword, or both a target and a stop, to
+        # be one ("BTC is at 62000, next target 64000" is talk). Levels that imply a side make
+        # it a signal; levels that imply none (or an entry alone) leave it SIGNAL_NONE.
         if entry and (targets or stop) and (explicit_entry or (targets and stop)):
-            return SIGNAL_NONE
+            return SIGNAL_NONE if side is None else _SIDE_LABEL[side[0]]
+        if entry_alone and not (targets or stop) and not _outside_links(_FIRST_PERSON, low):
+            if find_pair(text, 0, block_end) is not None:
+                return SIGNAL_NONE  # "XAUUSD\nEntry: 2340": a pair and an entry alone
         return NON_SIGNAL
     label = SIGNAL_LONG if side[0] == "LONG" else SIGNAL_SHORT
     if n_levels >= 2:
         return label
-    if low[side[1] : side[2]] in _OPINION or _FIRST_PERSON.search(low):
+    if low[side[1] : side[2]] in _OPINION or _outside_links(_FIRST_PERSON, low):
         return NON_SIGNAL
     mention = find_pair(text, 0, block_end)
     if mention is None:
