@@ -91,6 +91,8 @@ def test_term_boilerplate_is_not_a_side_word():
         ("XAUUSD\nEntry: 2340", "XAUUSD", [2340]),
         ("#SOL entry 142.5", "SOLUSDT", [142.5]),
         ("📍 #AVAX/USDT\n👉 Entry zone: 35.20 - 34.10", "AVAXUSDT", [35.2, 34.1]),
+        ("GOLD\nZona de entrada: 2596.30 - 2600.50\nSL a confirmar", "XAUUSD", [2596.3, 2600.5]),
+        ("EURUSD Entry: 1.0635 - 1.0651\n\nQuestions? DM the desk", "EURUSD", [1.0635, 1.0651]),
     ],
 )
 def test_a_pair_and_an_entry_alone_are_signal_none(text, pair, entry):
@@ -147,6 +149,8 @@ def test_contradictory_levels_stay_signal_none(text):
         "XAUUSD VENDA 2350\nAlvo 1 2344 atingido ✅\nStop 2358",
         "GBPUSD VENTA 1.2700\nTP 1.2650\nCerrado en 1.2655 con ganancia",
         "XAUUSD BUY 2340\nTP1 2345 ✔️\nTP2 2350 ✔️\nSL 2330",
+        "#SOL/USDT Шорт\nТочка входа: 181.95\nВыбило по стопу 186.40 ❌",
+        "NAS100 SELL\nEntrada 21055\nEncerrado em 21013 ✔️ +42 points",
     ],
 )
 def test_results_shaped_like_signals_are_non_signal(text):
@@ -169,6 +173,11 @@ def test_results_shaped_like_signals_are_non_signal(text):
             SIGNAL_LONG,
         ),
         ("#LINK\nEntry 14.2\nTargets 15 / 16\nStop 13.4\n✅ Not financial advice", SIGNAL_LONG),
+        ("#SOL/USDT LONG\nEntry 142\nTP1: 150 (take 50% profit)\nTP2: 160\nSL 136", SIGNAL_LONG),
+        (
+            "#SOL/USDT LONG\nEntry 142\nTP1: 150\nSL 136\nWhen TP1 is reached move SL to entry",
+            SIGNAL_LONG,
+        ),
     ],
 )
 def test_decorative_ticks_do_not_make_a_new_signal_a_result(text, label):
@@ -212,6 +221,7 @@ def test_legends_and_flourishes_against_results(text, label):
             SIGNAL_LONG,
         ),  # entry right after the pair
         ("BTCUSDT: 62300 tps 61800 61200 sl 62900", SIGNAL_SHORT),  # "tps" names the targets
+        ("$ADA at 0.4504-0.4549 TP 0.4408/0.4311", SIGNAL_SHORT),  # "at", then two targets
         ("BTC at 62000, next target 64000", NON_SIGNAL),  # talk: no entry keyword, no stop
         ("BTC is at 62000 today, targets 64000 66000", NON_SIGNAL),
         ("BTCUSDT 610.5", NON_SIGNAL),  # a pair and a number, no entry keyword: a price

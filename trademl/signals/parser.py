@@ -108,7 +108,7 @@ _KEYWORDS = re.compile(
     r"|volume|payoff|copyright\w*|floating|capital|deposit|риск\w*|лот\w*)" + _RB + r")"
     # explicit entry, possibly carrying the side: "Buy zone", "Entry Targets:", "Вход"
     rf"|(?P<entry>{_LB}(?:(?P<eside>buy|sell|long|short|покупк\w*|продаж\w*)\s+(?:zone|price|area"
-    r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries"
+    r"|range|around|between)|entry\s*(?:targets?|zones?|price|point|area|range|orders?)?|entries|zona\s+de\s+entrada"
     r"|enter(?:ed)?|entrada|вход\w*|точка\s+входа|en(?=\s*@))" + _RB + _TAIL + ")"
     rf"|(?P<tp>(?:{_LB}(?:(?:sell\s+|take[\s-]*profit\s+|tp\s+)?targets?|take[\s-]*profits?"
     r"|takeprofit|tps|t\.?p\.?|t-p|tg|t(?=\d{1,2}\s*[:)\-=])|objetivos?|alvos?|цел[ьи]\w*|тейк\w*(?:-профит\w*)?|тп)"
@@ -136,7 +136,7 @@ _WORD = re.compile(r"[^\W\d_]+|[@🎯]")
 _STEMS = frozenset(
     w[:2]
     for w in (
-        "trailing long short duration horizon holding accumulate signal http t www risk reward ratio r rr lot spread bid ask previous "
+        "trailing long short duration horizon holding zona accumulate signal http t www risk reward ratio r rr lot spread bid ask previous "
         "support resistance time timeframe expiry expires date id minimum balance account volume "
         "payoff copyright floating capital deposit риск лот buy sell entry entries enter entered "
         "вход точка en sell take tp t tg цель тейк тп stop s sl st si стоп сл leverage lev плечо "
@@ -175,7 +175,9 @@ _UPDATE = re.compile(
     rf"|безубыт\w*){_RB}|\+\s?\d+(?:\.\d+)?\s?(?:%|pips?)|\d\s?%\s*(?:profit|gain)"
 )
 _QUESTION = re.compile(
-    r"(?<![?\s\-:])\?|^\W*(?:should|can|could|is|are|what|why|how|when|anyone|does|do|will|would"
+    # "Questions? DM us", "Any questions?": a channel's boilerplate, not a question about the trade
+    r"(?<![?\s\-:])(?<!questions)(?<!question)(?<!вопросы)(?<!preguntas)(?<!perguntas)(?<!dúvidas)\?"
+    r"|^\W*(?:should|can|could|is|are|what|why|how|when|anyone|does|do|will|would"
     r"|who|which)" + _RB
 )
 #: A trader talking about his own position ("I am long BTC since 58k") is chatter, not a call.
@@ -192,8 +194,8 @@ _EMOJI_DOWN = re.compile(r"↘|📉|🔴|⬇|🔽|chart_with_downwards_trend|arr
 #: Cheap pre-check: without one of these substrings there is no result mark.
 _RESULT_HINT = re.compile(
     r"[✅✔☑✓%]|hit|done|reach|achiev|smash|book|secur|touch|complet|fill|closed|stopped|tod[oa]s"
-    r"|достиг|взят|отработ|закры|выполн|alcan|logr|cumpl|tocad|conseg|ating|batid|cerrad|fechad"
-    r"|выбит|ulaş|vurul|tamam|kapan|tüm|erreich|getroff|geschlossen|alle"
+    r"|достиг|взят|отработ|закры|выполн|alcan|logr|cumpl|tocad|conseg|ating|batid|cerrad|fechad|encerr"
+    r"|выби|ulaş|vurul|tamam|kapan|tüm|erreich|getroff|geschlossen|alle"
 )
 #: The same pre-check word by word: a word's first three letters -> the prefix it must have.
 _RESULT_STEMS = {
@@ -201,7 +203,7 @@ _RESULT_STEMS = {
     for p in (
         "hit done reach achiev smash book secur touch complet fill closed stopped tod "
         "достиг взят отработ закры выполн выбит alcan logr cumpl tocad conseg ating batid cerrad "
-        "fechad ulaş vurul tamam kapan tüm erreich getroff geschlossen alle"
+        "fechad encerr выби ulaş vurul tamam kapan tüm erreich getroff geschlossen alle"
     ).split()
 }
 _RESULT_WORDS = (
@@ -224,6 +226,11 @@ _TARGET_WORD = re.compile(
 )
 #: A stop's line takes a result word too ("SL hit"), not a tick (a tick before it is a bullet).
 _STOP_WORD = re.compile(_LB + r"(?:sl|s/l|stop\w*|стоп\w*|сл)" + _RB)
+#: "take 50% profit at TP1": an instruction in a new set-up, not a profit made.
+_PARTIAL_TAKE = re.compile(
+    r"(?:take|taking|book|secure|close|sell|lock|realize|realise|fix|toma|tomar|realizar|фиксир\w*"
+    r"|забрать|закрыть)\s+(?:out\s+|off\s+|in\s+)?(?:the\s+)?[\d.,]*$"
+)
 #: A result word after one of these is a plan, not a result ("move SL to entry after TP1 hit").
 _CONDITIONAL = re.compile(
     _LB + r"(?:if|after|when|once|until|till|before|unless|si|cuando|después|quando|após|если"
@@ -241,7 +248,8 @@ _DONE_PHRASE = re.compile(
     r"|все\s+цели\s+(?:достигнут|взят|отработ|выполнен)|(?:сделк|позици)\w*\s+закрыт"
     r"|закрыт[аоы]?\s+(?:по|на|в)\s"
     r"|tod[oa]s\s+(?:los\s+|os\s+|as\s+)?(?:objetivos|alvos|metas|tps?)\s+(?:alcan|cumpl|logr|ating"
-    r"|batid)|(?:cerrad|fechad)[oa]s?\s+(?:en|em|a|con|com|no)\s"
+    r"|batid)|(?:cerrad|fechad|encerrad)[oa]s?\s+(?:en|em|a|con|com|no)\s"
+    r"|выбил\w*\s+(?:по\s+)?стоп|стоп\s+выбит"
     r"|tüm\s+hedefler|kapandı|kapatıldı|alle\s+ziele\s+erreicht|geschlossen\s+(?:bei|zu|mit))"
 )
 #: A stop annotated like the targets ("SL: 78906 (-9.1%)" beside "TP1 82566 (+4.4%)", or
@@ -471,7 +479,8 @@ def parse_signal(text: str) -> ParsedSignal:
         entry,
         targets,
         stop,
-        has_strong_entry_kw or (side_source != "stated" and _pair_led(text, entry)),
+        has_strong_entry_kw
+        or (side_source != "stated" and _pair_led(text, entry, at_ok=len(targets) >= 2)),
         first_level_pos,
         block_end,
         entry_alone=(
@@ -605,6 +614,8 @@ def _result_cue(
         is_word = m.group("word") is not None
         if is_word and not _word_start(low, s):
             continue
+        if low[s].isdigit() and _PARTIAL_TAKE.search(low, max(line_start, s - 24), s):
+            continue  # "(take 50% profit)"
         if is_word and cond is not None and cond.start() < s:
             continue
         if stop is not None and m.group() in _TICKS:
@@ -733,12 +744,14 @@ def _entry_alone(text: str, tok, entry: list[Number]) -> bool:
 
 
 _PAIR_LED_GAP = re.compile(r"[\s:@|=>\-–—]*")
+_PAIR_LED_AT = re.compile(r"[\s:@|=>\-–—]*(?:[aA][tT]\s+)?")
 
 
-def _pair_led(text: str, entry: list[Number]) -> bool:
+def _pair_led(text: str, entry: list[Number], *, at_ok: bool = False) -> bool:
     """The entry written right after the instrument that opens its line, as one-liner channels
     do ("#BNB/USDT @ 600.2-592.4, Tp 610 620", "EURUSD 1.0637 targets ..."): as good as an
-    entry keyword. "BTC is at 62000" or "BTC at 62000" is not."""
+    entry keyword. "BTC is at 62000" is not, nor "BTC at 62000, next target 64000" unless
+    ``at_ok`` (two targets or more follow: "$ADA at 0.45 TP 0.44/0.43")."""
     if not entry:
         return False
     start = entry[0][1]
@@ -746,7 +759,9 @@ def _pair_led(text: str, entry: list[Number]) -> bool:
     mention = find_pair(text, line_start, start)
     if mention is None or any(c.isalpha() for c in text[line_start : mention.start]):
         return False
-    return _PAIR_LED_GAP.fullmatch(text, mention.end, start) is not None
+    return (_PAIR_LED_AT if at_ok else _PAIR_LED_GAP).fullmatch(
+        text, mention.end, start
+    ) is not None
 
 
 def _bare_digit(text: str, n: Number) -> bool:
