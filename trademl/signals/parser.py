@@ -4,6 +4,12 @@ The parser tokenises a message into keywords (side words, "Entry", "TP", "SL", l
 labels such as "Risk" or "lot size"). The numbers between one keyword and the next belong to the
 first one. Numbers after a bare side word ("BUY 1.0850 1.0800 1.0950") are read by position: the
 first is the entry, the rest are a stop or targets by which side of the entry they lie on.
+
+The class follows ARCHITECTURE.md: a side stated in words or by a directional emoji, or else
+implied by the levels (:func:`trademl.signals.levels.side_from_levels`), makes SIGNAL_LONG or
+SIGNAL_SHORT (``ParsedSignal.side_source`` says which); a set-up whose levels imply no side, or a
+pair and an entry alone, is SIGNAL_NONE; results shaped like signals (a target ticked or marked
+reached, a profit per target, "closed at") are NON_SIGNAL.
 """
 
 from __future__ import annotations
