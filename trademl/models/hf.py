@@ -27,3 +27,12 @@ def quiet_transformers() -> Iterator[None]:
         if bars:
             hf_logging.enable_progress_bar()
         bnb.setLevel(bnb_level)
+
+
+def freeze_word_embeddings(model) -> int:
+    """Stop training the input word embeddings (position and type embeddings still train);
+    returns how many parameters were frozen. For MiniLM that is half of them: each step then
+    skips the matrix's dense gradient and its AdamW update."""
+    weight = model.get_input_embeddings().weight
+    weight.requires_grad_(False)
+    return weight.numel()

@@ -24,7 +24,7 @@ from typing import Any
 
 from trademl.labels import BIO_TAGS, ENTITY_LABELS
 from trademl.models.entity_fields import field_scores, spans_to_fields
-from trademl.models.hf import quiet_transformers
+from trademl.models.hf import freeze_word_embeddings, quiet_transformers
 from trademl.signals.tokenize import bio_tags, spans_from_bio, word_tokens
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class NerConfig:
     patience: int = 2
     seed: int = 13
     default_quote: str = "USDT"
+    freeze_embeddings: bool = True  # see trademl.models.hf.freeze_word_embeddings
 
     def resolved_base_model(self) -> str:
         if self.base_model:
@@ -115,14 +116,19 @@ def train_ner(
             id2label=dict(enumerate(BIO_TAGS)),
             label2id={tag: i for i, tag in enumerate(BIO_TAGS)},
         )
+    if config.freeze_embeddings:
+        freeze_word_embeddings(model)
     label_ids = {tag: i for i, tag in enumerate(BIO_TAGS)}
     train_words_tags = [row_words_and_tags(r) for r in splits["train"]]
     train = _encode(tokenizer, train_words_tags, label_ids, config.max_length)
     val_words_tags = [row_words_and_tags(r) for r in splits["validation"]]
 
     steps = math.ceil(len(train) / config.batch_size) * config.epochs
+    trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        trainable,
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
     )
     scheduler = get_linear_schedule_with_warmup(optimizer, int(steps * config.warmup_ratio), steps)
     extractor = NerExtractor(
@@ -140,7 +146,7 @@ def train_ner(
             batch = _collate(train[i : i + config.batch_size], tokenizer.pad_token_id)
             loss = model(**batch).loss
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()

@@ -31,7 +31,7 @@ from trademl.models.baseline import (
     evaluation_split,
     validate_classification_frame,
 )
-from trademl.models.hf import quiet_transformers
+from trademl.models.hf import freeze_word_embeddings, quiet_transformers
 from trademl.signals.tokenize import normalize_for_model
 
 METADATA_FILE = "trademl_classifier.json"
@@ -61,6 +61,9 @@ class TextClassifierConfig:
     max_train_examples: int | None = None
     patience: int = 2  # epochs without a better validation macro-F1 before stopping
     class_weight_max: float = 10.0  # inverse-frequency class weights are clipped to this
+    # The word-embedding matrix is half of MiniLM's parameters; frozen, each step skips its dense
+    # gradient and AdamW update, and words the channels never used keep their pre-trained meaning.
+    freeze_embeddings: bool = True
     use_lora: bool = False
     lora_r: int = 8
     lora_alpha: int = 16
@@ -98,7 +101,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _subsample(train: pd.DataFrame, n_max: int | None, seed: int) -> pd.DataFrame:
+def subsample_by_class(train: pd.DataFrame, n_max: int | None, seed: int) -> pd.DataFrame:
     """At most ~``n_max`` rows, class proportions kept (every class keeps at least one row)."""
     if not n_max or len(train) <= n_max:
         return train
@@ -184,7 +187,7 @@ def torch_logits(
 
 def _prepare_splits(df: pd.DataFrame, config: TextClassifierConfig):
     df = validate_classification_frame(df, who="train_text_classifier")
-    train = _subsample(df[df["split"] == "train"], config.max_train_examples, config.seed)
+    train = subsample_by_class(df[df["split"] == "train"], config.max_train_examples, config.seed)
     val = df[df["split"] == "validation"]
     validation_source = "validation"
     if val.empty:
@@ -255,6 +258,8 @@ def train_text_classifier(
         )
         if config.use_lora:
             model = _wrap_lora(model, config)
+        elif config.freeze_embeddings:
+            freeze_word_embeddings(model)
         pad_id = tokenizer.pad_token_id
 
         train_ids = _encode(tokenizer, list(train["text"]), config.max_length)
