@@ -62,6 +62,7 @@ def test_strip_sides_removes_the_direction_but_keeps_the_levels():
 def test_unsided_rows_are_labelled_by_their_levels():
     config = AugmentConfig(weights={"unsided": 1.0}, second_transform_p=0.0)
     made, stats = augment_rows([(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT)], config, n=2)
+    assert len(made) == 2, stats.as_dict()
     assert {(lab, name) for _, lab, name in made} <= {
         (SIGNAL_LONG, "unsided"),
         (SIGNAL_SHORT, "unsided"),
@@ -121,3 +122,25 @@ def test_training_table_only_grows_train_and_never_copies_a_held_out_text():
 def test_deterministic_for_a_seed():
     rows = [(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT), (CHAT, NON_SIGNAL)]
     assert augment_rows(rows, n=10)[0] == augment_rows(rows, n=10)[0]
+
+
+def test_asset_budget_counts_the_rewrites_inside_max_train_examples():
+    from trademl_assets.signals.models import SignalClassifierConfig, augmented_table
+
+    texts = [LONG.replace("142.50", f"{142.5 + i / 10:.2f}") for i in range(60)]
+    texts += [f"{CHAT} {i}" for i in range(60)]
+    labels = [SIGNAL_LONG] * 60 + [NON_SIGNAL] * 60
+    table = pd.DataFrame({"text": texts, "label": labels, "split": "train"})
+    table.loc[len(table)] = ["gn all", NON_SIGNAL, "test"]
+    out, stats = augmented_table(
+        table, SignalClassifierConfig(max_train_examples=80, augment_share=0.35)
+    )
+    train = out[out["split"] == "train"]
+    assert len(train) <= 80
+    assert stats["n_added"] == (train["label_source"].astype(str).str.startswith("augmented")).sum()
+    assert stats["n_added"] > 0
+    assert (out["split"] == "test").sum() == 1
+    none, _ = augmented_table(table, SignalClassifierConfig(max_train_examples=80, augment_share=0))
+    assert len(none[none["split"] == "train"]) == 80 and "augmented" not in set(
+        none.get("label_source", [])
+    )

@@ -65,6 +65,10 @@ class SignalClassifierConfig(dg.Config):
     max_train_examples: int | None = 3000
     patience: int = 1
     use_lora: bool = False
+    # Counterfactual augmentation (trademl.signals.augment): this share of the training examples
+    # are rewrites (label flips with mirrored levels, sides removed, boilerplate, layout); the
+    # total stays max_train_examples, so the training time does not grow with it.
+    augment_share: float = 0.35
 
 
 @dg.asset(
@@ -82,8 +86,11 @@ def signal_classifier(
 ) -> dict:
     """A fine-tuned transformer signal classifier plus its TF-IDF fallback, as a registry version."""
     table, merge_stats = training_table(lake.lake())
+    table, augment_stats = augmented_table(table, config)
     context.log.info(
-        f"training on {len(table):,} messages; label sources {merge_stats['label_sources']}"
+        f"training on {int((table['split'] == 'train').sum()):,} messages "
+        f"({augment_stats['n_added']:,} of them counterfactual rewrites); label sources "
+        f"{merge_stats['label_sources']}"
     )
     with _staging(lake, "signal_classifier") as staging:
         cfg = TextClassifierConfig(
@@ -93,7 +100,7 @@ def signal_classifier(
             max_length=config.max_length,
             lr=config.learning_rate,
             patience=config.patience,
-            max_train_examples=config.max_train_examples,
+            max_train_examples=None,  # augmented_table already kept the budget
             use_lora=config.use_lora,
             num_threads=training.torch_threads,
         )
@@ -110,6 +117,7 @@ def signal_classifier(
                 "best_epoch": result.best_epoch,
                 "n_train": result.n_train,
                 "label_merge": merge_stats,
+                "augmentation": augment_stats,
                 "dagster_run_id": context.run.run_id,
             },
         )
@@ -122,9 +130,33 @@ def signal_classifier(
             "best_epoch": result.best_epoch,
             "train_seconds": round(result.seconds, 1),
             "n_train": result.n_train,
+            "n_augmented": augment_stats["n_added"],
+            "augmentation": dg.MetadataValue.json(augment_stats),
         }
     )
     return _version_output(registry, "signal_classifier", version)
+
+
+def augmented_table(
+    table: pd.DataFrame, config: SignalClassifierConfig
+) -> tuple[pd.DataFrame, dict]:
+    """The train split cut to ``max_train_examples`` including ``augment_share`` of rewrites
+    (validation and test untouched)."""
+    from trademl.models.text_classifier import subsample_by_class
+    from trademl.signals.augment import AugmentConfig, augment_training_table
+
+    share = max(0.0, config.augment_share)
+    train = table[table["split"] == "train"]
+    budget = config.max_train_examples
+    keep = int(budget / (1 + share)) if budget else None
+    kept = subsample_by_class(train, keep, seed=13)
+    base = pd.concat([kept, table[table["split"] != "train"]], ignore_index=True)
+    if share == 0:
+        return base, {"n_added": 0, "added": {}, "rejected": {}, "label_of_added": {}}
+    n = int(share * len(kept))
+    if budget:
+        n = min(n, budget - len(kept))
+    return augment_training_table(base, AugmentConfig(share=share), n=max(0, n))
 
 
 @dg.asset(group_name="signals", kinds={"onnx"})
