@@ -1,6 +1,7 @@
 """The model half of the graph on small data: train, export, evaluate, promote, and block a worse one."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -38,7 +39,15 @@ def materialization_metadata(result, asset: str) -> dict:
     )
 
 
+#: The demo's gold set (the Makefile's TRADEML_GOLD): the real models are scored on it too.
+GOLD = str(Path(__file__).resolve().parents[1] / "data" / "channel_styles.jsonl")
+
+
 def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_path):
+    resources = {
+        **resources,
+        "registry": ModelRegistryResource(root=resources["registry"].root, gold_files=[GOLD]),
+    }
     defs = build_definitions(resources)
     registry = ModelRegistry(resources["registry"].root)
     with dg.instance_for_test() as instance:
@@ -56,6 +65,12 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
         champion = registry.champion("signal_classifier")
         assert champion is not None and (champion.path / "onnx" / "model.int8.onnx").exists()
         assert registry.champion("ner_extractor") is not None
+        # The first model has no champion to lose to; it is scored on the gold file all the same.
+        report = materialization_metadata(first, "signal_classifier_eval_report")
+        assert 0.0 <= report["gold_channel_styles_macro_f1"].value <= 1.0
+        assert "## The desk's gold set" in report["report"].value
+        ner_report = materialization_metadata(first, "ner_extractor_eval_report")
+        assert 0.0 <= ner_report["gold_channel_styles_field_f1"].value <= 1.0
         onnx_meta = materialization_metadata(first, "signal_classifier_onnx")
         assert onnx_meta["int8_agreement"].value >= 0.995
         # After deployment, the review queue scores recent messages with the new champion.
@@ -94,12 +109,14 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
         strict = {
             **resources,
             "registry": ModelRegistryResource(
-                root=resources["registry"].root, promotion_margin=-1.0
+                root=resources["registry"].root, promotion_margin=-1.0, gold_files=[GOLD]
             ),
         }
         second = run(build_definitions(strict), "retrain_job", instance, run_config=SMALL)
         assert not second.success
-        checks = {c.check_name: c.passed for c in second.get_asset_check_evaluations()}
-        assert checks["classifier_not_worse_than_champion"] is False
+        evaluations = {c.check_name: c for c in second.get_asset_check_evaluations()}
+        assert evaluations["classifier_not_worse_than_champion"].passed is False
+        gold_deltas = evaluations["classifier_not_worse_than_champion"].metadata["gold_deltas"]
+        assert set(gold_deltas.value) == {"channel_styles.jsonl"}
         assert registry.champion("signal_classifier").version == champion.version
         assert len(registry.list_versions("signal_classifier")) == 2
