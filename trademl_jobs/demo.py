@@ -131,11 +131,9 @@ GOAL_MODEL_MACRO_F1 = 0.85
 def gold_files() -> list[Path]:
     import os
 
-    named = [
-        Path(p)
-        for p in os.environ.get("TRADEML_GOLD", "").replace(",", os.pathsep).split(os.pathsep)
-        if p
-    ]
+    from trademl.signals.model_reports import split_gold_paths
+
+    named = [Path(p) for p in split_gold_paths(os.environ.get("TRADEML_GOLD"))]
     default = Path(__file__).resolve().parents[1] / "tests/data/channel_styles.jsonl"
     files = named or ([default] if default.exists() else [])
     if REAL_SIGNALS.exists() and REAL_SIGNALS not in files:
