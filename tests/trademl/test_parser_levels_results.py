@@ -256,3 +256,16 @@ def test_the_result_check_is_linear_on_hostile_text():
         parse_signal(text)
         non_trade_cue(text)
         assert time.perf_counter() - t0 < 2.0, text[:20]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "#BTC/USDT LONG\nEntry: 62000\nTP1: 63000 (+1.6%)\nTP2: 64000 (+3.2%)\nSL: 61000",
+        "BTCUSDT\nEntry 62000\nTarget 1 - 63000 (+1.6%)\nTarget 2 - 64000 (+3.2%)\nStop 61000",
+        "ETH LONG entry 3000 tp 3100 +3% tp2 3200 +6% sl 2900",
+    ],
+)
+def test_target_distances_in_a_new_call_with_a_stop_are_not_results(text):
+    # "+N%" per target is a gain in a recap, but a new call with a stop states its distances so
+    assert parse_signal(text).label == SIGNAL_LONG

@@ -608,6 +608,7 @@ def _result_cue(
     target = stop = cond = None
     starts: list[int] | None = None
     legend: bool | None = None
+    has_stop: bool | None = None
     for m in _RESULT_MARK.finditer(low):
         s = m.start()
         if s >= line_end:
@@ -630,6 +631,13 @@ def _result_cue(
             if legend is None:
                 legend = _stop_annotated(low)
             if legend:
+                continue
+        if low[s] == "+":
+            # "TP1: 63000 (+1.6%)" in a post that also sets a stop is a new call stating its
+            # target distances; a results recap lists the gains and no stop.
+            if has_stop is None:
+                has_stop = _STOP_WORD.search(low) is not None
+            if has_stop:
                 continue
         if target is not None and target.end() <= s:
             return m.span()
