@@ -1,7 +1,8 @@
 """Human labels from a labelling tool's SQL store (a ``messages`` and a ``labeled`` table).
 
 The layout desks' labelling tools write: ``labeled.is_signal``, ``labeled.direction`` (LONG, SHORT,
-NONE = a signal with no stated direction, NULL = not a signal) and start/end character offsets for
+stated or implied by the levels; NONE = a set-up whose direction neither its words nor its levels
+give; NULL = not a signal) and start/end character offsets for
 pair, leverage, entry, stop loss and up to five targets, joined to ``messages.id``.
 """
 
