@@ -74,14 +74,14 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from trademl.serving import servable_text, to_prediction_json
+    from trademl.serving import servable_text, stdin_lines, to_prediction_json
 
     if (args.text is None) == (args.jsonl is None):
         raise TradeMLError("predict: give either TEXT or --jsonl FILE")
     with contextlib.ExitStack() as stack:
         handle, name = None, args.jsonl
         if args.jsonl == "-":
-            handle, name = sys.stdin.buffer, "<stdin>"
+            handle, name = stdin_lines(sys.stdin.buffer), "<stdin>"
         elif args.jsonl is not None:  # a bad path is refused before any model loads
             from trademl.signals.evaluation import open_jsonl
 
@@ -100,7 +100,10 @@ def _deployed_models(args: argparse.Namespace):
     if args.mode == "rules":  # the parser alone: no registry is read, no model loaded
         return DeployedSignalModels(args.models or ".", mode="rules")
     root = _models_root(args)
-    models = DeployedSignalModels(root, mode=args.mode, intra_op_num_threads=args.threads)
+    threads = args.threads
+    if threads is None and args.jsonl is not None:  # a file: every core (up to 4) at once
+        threads = min(4, os.cpu_count() or 1)
+    models = DeployedSignalModels(root, mode=args.mode, threads=threads)
     if models.name == "rules" and root.is_dir():
         _note(args, f"no signal models deployed under {root}; {_NO_MODELS['predict']}")
     return models
@@ -214,23 +217,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=64,
-        help="lines read and answered at a time (default 64)",
+        default=1024,
+        help="lines read and answered at a time (default 1024; the models run them 16 at a time, "
+        "sorted by length, so this costs memory only; from a pipe, whatever has arrived is "
+        "answered as soon as the next line would have to wait)",
     )
     p.add_argument(
         "--mode",
         choices=("auto", "model", "rules"),
         default="auto",
-        help="auto (default): the rule parser's reading where it reads a stated direction for a "
-        "named pair, the models everywhere else; model: what the deployed models alone say; "
-        "rules: the rule parser alone (no model is loaded)",
+        help="auto (default): the rule parser's reading where it reads a direction (stated or "
+        "implied by the levels) for a named pair, the models everywhere else; model: what the "
+        "deployed models alone say; rules: the rule parser alone (no model is loaded)",
     )
     p.add_argument(
         "--threads",
         type=_positive_int,
         default=None,
-        help="threads of each onnxruntime session (default: 1 on a machine of 2 cores, else up "
-        "to 4)",
+        help="model batches run at once, one thread each (default: for --jsonl, every core up "
+        "to 4; for one message, one)",
     )
     p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_predict)

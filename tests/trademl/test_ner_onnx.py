@@ -103,6 +103,8 @@ def test_onnx_spans_and_fields_equal_torch(tiny):
     got = onnx.extract(held_out, batch_size=5)  # batches of other sizes, sorted by length
     assert got == reference
     assert sum(len(r["spans"]) for r in reference) > 0  # the tiny model does tag something
+    parallel = OnnxNerExtractor(version / "onnx" / "model.onnx", workers=2)
+    assert parallel.extract(held_out, batch_size=3) == reference  # batches on 2 threads
     assert got[held_out.index("")] == {**dict.fromkeys(SIGNAL_FIELDS), **_empty_lists()}
 
 

@@ -69,7 +69,8 @@ def test_broken_ner_falls_back_to_the_parser_with_a_warning(tmp_path, monkeypatc
     models = DeployedSignalModels(registry.root)
     assert models.name == f"rules+ner@{version}"
     with caplog.at_level(logging.WARNING, logger="trademl.serving"):
-        [answer] = models.predict(["BTC to the moon, entry 62000 tp 64000 sl 61000"])
+        # Levels that imply no side: the parser does not settle it, so the extractor is asked.
+        [answer] = models.predict(["BTC to the moon, entry 62000 tp 64000 sl 63000"])
     assert answer["extractor"] == "rules" and answer["entry"] == [62000.0]
     hf = registry.deployed_path("ner_extractor") / "hf"
     assert any(
@@ -156,8 +157,8 @@ def test_model_mode_overrules_the_parser_that_auto_keeps(tmp_path):
     models = _models(tmp_path, "SIGNAL_SHORT", ner_side="SHORT")
     [auto] = models.predict([settled])
     assert (auto["label"], auto["model"], auto["side_source"]) == ("SIGNAL_LONG", "rules", "stated")
-    assert auto["confidence"] == 1.0 and auto["extractor"] == "rules"  # the classifier disagreed
-    assert models._extractor.texts == []  # the parser settled it: no NER
+    assert auto["confidence"] == 1.0 and auto["extractor"] == "rules"
+    assert models.classifier.calls == 0 and models._extractor.texts == []  # settled: no model ran
     [model] = models.predict([settled], mode="model")
     assert (model["label"], model["model"], model["side"]) == ("SIGNAL_SHORT", "fake@v1", "SHORT")
     assert model["side_source"] == "stated" and models._extractor.texts == [settled]
@@ -167,7 +168,7 @@ def test_model_mode_overrules_the_parser_that_auto_keeps(tmp_path):
         "rules",
         "stated",
     )
-    assert models.classifier.calls == 2  # rules mode asked no model
+    assert models.classifier.calls == 1  # rules mode asked no model
 
 
 def test_rules_mode_reads_no_registry_and_loads_no_model(tmp_path, monkeypatch, caplog):
@@ -224,3 +225,44 @@ def test_broken_onnx_extractor_falls_back_form_by_form(tmp_path, monkeypatch, ca
     monkeypatch.setenv("TRADEML_NER_BACKEND", "gpu")
     with pytest.raises(TradeMLError, match="TRADEML_NER_BACKEND"):
         DeployedSignalModels(registry.root)
+
+
+def test_each_distinct_text_is_answered_once(tmp_path):
+    models = _models(tmp_path, "SIGNAL_LONG")
+    seen = []
+    real = models.classifier.predict
+    models.classifier.predict = lambda texts, batch_size=16: seen.append(list(texts)) or real(texts)
+    answers = models.predict(["gm", LEVELS_ONLY, "gm", LEVELS_ONLY, "gm"], mode="model")
+    assert seen == [["gm", LEVELS_ONLY]]
+    assert answers[1] == answers[3] and answers[0] == answers[2] == answers[4]
+    answers[1]["entry"].append(1.0)  # copies: one answer's lists are not another's
+    assert answers[3]["entry"] == [62000.0]
+
+
+def test_a_pipe_is_answered_as_its_lines_arrive(tmp_path):
+    import os
+
+    from trademl.serving import PipeLines, stdin_lines
+
+    read_end, write_end = os.pipe()
+    try:
+        lines = stdin_lines(os.fdopen(read_end, "rb", buffering=0, closefd=False))
+        assert isinstance(lines, PipeLines)
+        os.write(write_end, b'{"text": "gm"}\n{"text": "Long BTCUSDT 10 tp 12 sl 9"}\n{"te')
+        batches = answer_jsonl(DeployedSignalModels(tmp_path), lines, batch_size=100)
+        first = next(batches)  # the writer paused mid-line: what arrived is answered, not held
+        assert [line_no for line_no, _, _ in first] == [1, 2]
+        assert first[1][1]["entities"]["pair"] == "BTCUSDT"
+        os.write(write_end, b'xt": "gn"}\n\xff')
+        os.close(write_end)
+        write_end = None
+        rest = [item for batch in batches for item in batch]
+        assert [(n, p) for n, _, p in rest] == [(3, None), (4, "not UTF-8 (byte 0xff at column 1)")]
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)
+    regular = tmp_path / "in.jsonl"
+    regular.write_bytes(b"")
+    with regular.open("rb") as fh:
+        assert stdin_lines(fh) is fh  # a file: read as it is, full batches

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from trademl.models.classifier_runtime import batch_map, cpu_session, session_threads
 from trademl.models.ner import MANIFEST_NAME, NerExtractor
 
 ONNX_FP32_FILE = "model.onnx"
@@ -61,13 +62,18 @@ class OnnxNerExtractor(NerExtractor):
 
     ``extract(texts)`` and ``predict_tags(words)`` are those of :class:`NerExtractor`. One
     ``InferenceSession`` is shared by every thread that calls it (``run`` is thread-safe);
-    ``intra_op_num_threads`` sets its threads (default: 1 on a machine of 1-2 cores, else up to 4).
-    Rows are tokenised in one fast batch call, sorted by length and run ``batch_size`` at a time,
-    each batch padded to its own longest row.
+    ``intra_op_num_threads`` sets its threads (default: 1 on a machine of 1-2 cores or with
+    ``workers`` > 1, else up to 4). Rows are tokenised in one fast batch call, sorted by length
+    and run ``batch_size`` at a time, each batch padded to its own longest row, ``workers``
+    batches at once (:func:`~trademl.models.classifier_runtime.batch_map`).
     """
 
-    def __init__(self, onnx_path: str | os.PathLike, intra_op_num_threads: int | None = None):
-        import onnxruntime as ort
+    def __init__(
+        self,
+        onnx_path: str | os.PathLike,
+        intra_op_num_threads: int | None = None,
+        workers: int = 1,
+    ):
         from tokenizers import Tokenizer
 
         self.onnx_path = Path(onnx_path)
@@ -76,7 +82,7 @@ class OnnxNerExtractor(NerExtractor):
         if not manifest_path.is_file():
             raise FileNotFoundError(
                 f"{manifest_path} missing: an exported NER model needs its manifest beside it "
-                "(export_ner_onnx writes it)"
+                "(build_ner_onnx writes it)"
             )
         manifest = json.loads(manifest_path.read_text())
         config = manifest.get("config", {})
@@ -94,7 +100,8 @@ class OnnxNerExtractor(NerExtractor):
         )
         self.pad_id = int(manifest.get("onnx", {}).get("pad_token_id", 0))
         self.name = "onnx-int8" if self.onnx_path.name == ONNX_INT8_FILE else "onnx-fp32"
-        self.session = _session(ort, self.onnx_path, intra_op_num_threads)
+        self.workers = max(1, int(workers))
+        self.session = cpu_session(self.onnx_path, session_threads(intra_op_num_threads, workers))
         self._labels = np.array(self.labels, dtype=object)
 
     @classmethod
@@ -103,18 +110,19 @@ class OnnxNerExtractor(NerExtractor):
         path: str | os.PathLike,
         prefer: str = "int8",
         intra_op_num_threads: int | None = None,
+        workers: int = 1,
     ) -> OnnxNerExtractor:
         """A ``.onnx`` file, or an export directory (``prefer`` int8 or fp32 picks the file)."""
         path = Path(path)
         if path.is_file():
-            return cls(path, intra_op_num_threads)
+            return cls(path, intra_op_num_threads, workers)
         names = [ONNX_INT8_FILE, ONNX_FP32_FILE]
         for name in names if prefer == "int8" else names[::-1]:
             if (path / name).is_file():
-                return cls(path / name, intra_op_num_threads)
+                return cls(path / name, intra_op_num_threads, workers)
         raise FileNotFoundError(f"{path}: no {ONNX_INT8_FILE} or {ONNX_FP32_FILE}")
 
-    def predict_tags(self, words: Sequence[Sequence[str]], batch_size: int = 64) -> list[list[str]]:
+    def predict_tags(self, words: Sequence[Sequence[str]], batch_size: int = 16) -> list[list[str]]:
         """One BIO tag per word; words past ``max_length`` sub-tokens are tagged ``O``."""
         tags: list[list[str]] = [["O"] * len(w) for w in words]
         todo = [i for i, w in enumerate(words) if w]
@@ -125,8 +133,9 @@ class OnnxNerExtractor(NerExtractor):
         )
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(todo))
         order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+        def run(chunk: np.ndarray) -> np.ndarray:
             width = int(lengths[chunk].max())
             ids = np.full((len(chunk), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
@@ -135,30 +144,23 @@ class OnnxNerExtractor(NerExtractor):
                 ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
             logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            best = self._labels[logits.argmax(-1)]
+            return logits.argmax(-1)
+
+        for chunk, best in zip(batches, batch_map(run, batches, self.workers), strict=True):
+            best_tags = self._labels[best]
             for row, k in enumerate(chunk):
                 out, previous = tags[todo[k]], None
                 for pos, word in enumerate(encodings[k].word_ids):
                     if word is not None and word != previous:  # the word's first sub-token
-                        out[word] = best[row, pos]
+                        out[word] = best_tags[row, pos]
                     previous = word
         return tags
 
-    def extract(self, texts: Sequence[str], batch_size: int = 64) -> list[dict[str, Any]]:
+    def extract(self, texts: Sequence[str], batch_size: int = 16) -> list[dict[str, Any]]:
         return super().extract(texts, batch_size)
 
     def __repr__(self) -> str:
         return f"<OnnxNerExtractor {self.name} {self.onnx_path}>"
-
-
-def _session(ort, path: Path, intra_op_num_threads: int | None):
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    cpus = os.cpu_count() or 1
-    opts.intra_op_num_threads = intra_op_num_threads or (1 if cpus <= 2 else min(4, cpus // 2))
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 # --- export --------------------------------------------------------------------------------------
@@ -214,12 +216,14 @@ def ner_parity(
     model_dir: str | os.PathLike,
     onnx_dir: str | os.PathLike,
     texts: Sequence[str],
-    batch_size: int = 32,
+    batch_size: int = 16,
     reference: list[list[tuple[int, int, str]]] | None = None,
 ) -> NerParity:
     """Spans of torch (``model_dir``, the ``hf/`` folder) against the fp32 and (if present) INT8
-    graphs in ``onnx_dir``, all through their serving classes, tokenizer included. ``reference``:
-    torch's spans of ``texts`` when the caller already has them."""
+    graphs in ``onnx_dir``, all through their serving classes, tokenizer included, in the
+    batches serving uses (dynamic INT8 scales each batch's activations as a whole, so a row's
+    tags can depend on its batch). ``reference``: torch's spans of ``texts`` when the caller
+    already has them."""
     texts = list(texts)
     if not texts:
         raise ValueError("ner_parity: no texts given; pass the held-out messages to compare on")
@@ -250,7 +254,7 @@ def ner_parity(
 
 
 def torch_spans(
-    model_dir: str | os.PathLike, texts: Sequence[str], batch_size: int = 32
+    model_dir: str | os.PathLike, texts: Sequence[str], batch_size: int = 16
 ) -> list[list[tuple[int, int, str]]]:
     """The ``(start, end, label)`` spans the torch model finds in each text."""
     return _spans(NerExtractor.load(model_dir).extract(list(texts), batch_size))
