@@ -37,3 +37,25 @@ def test_bio_round_trip_and_multi_token_spans():
     assert tags[9:11] == ["B-TARGET", "B-TARGET"]  # two adjacent targets stay two entities
     assert spans_from_bio(tokens, tags) == spans
     assert bio_tags(tokens, []) == ["O"] * len(tokens)
+
+
+def test_levels_are_marked_by_their_side_of_the_first_level():
+    from trademl.signals.tokenize import ABOVE, BELOW, normalize_for_model
+
+    out = normalize_for_model("#SOL/USDT\nEntry: 142.50\nTP1: 146.00\nTP2: 150.25\nSL: 139.10")
+    assert out.endswith(f"TP1 : 146.00 {ABOVE} TP2 : 150.25 {ABOVE} SL : 139.10 {BELOW}")
+    # an entry zone counts by its middle; its second bound carries no mark
+    out = normalize_for_model("ETH entry 3380 - 3405 tp 3330 sl 3460")
+    assert out == f"ETH entry 3380 - 3405 tp 3330 {BELOW} sl 3460 {ABOVE}"
+
+
+def test_numbers_that_are_not_levels_carry_no_mark():
+    from trademl.signals.tokenize import ABOVE, BELOW, normalize_for_model
+
+    for text in ("gm fam, BTC 62k", "Signal no 15 is out", "up 12% today, 3 trades", "no numbers"):
+        out = normalize_for_model(text)
+        assert ABOVE not in out and BELOW not in out, text
+    # far from the reference (x3): not one of its levels
+    assert (
+        normalize_for_model("BTC 62000 and ETH 3100 vs 3050") == "BTC 62000 and ETH 3100 vs 3050 ↓"
+    )

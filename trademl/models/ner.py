@@ -47,7 +47,7 @@ class NerConfig:
     patience: int = 2
     seed: int = 13
     default_quote: str = "USDT"
-    freeze_embeddings: bool = True  # see trademl.models.hf.freeze_word_embeddings
+    freeze_embeddings: bool = False  # see trademl.models.hf.freeze_word_embeddings
 
     def resolved_base_model(self) -> str:
         if self.base_model:

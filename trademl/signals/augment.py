@@ -128,12 +128,12 @@ class AugmentConfig:
     seed: int = 13
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "flip": 0.30,
-            "unsided": 0.22,
+            "flip": 0.32,
+            "unsided": 0.12,
             "numbers": 0.10,
-            "boilerplate": 0.20,
-            "confounder": 0.10,
-            "layout": 0.08,
+            "boilerplate": 0.24,
+            "confounder": 0.12,
+            "layout": 0.10,
         }
     )
     second_transform_p: float = 0.35  # chance of a boilerplate/layout/numbers pass on top

@@ -28,13 +28,63 @@ def word_tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 
+#: Marks written after a price-like number that lies above / below the message's first level.
+ABOVE, BELOW = "↑", "↓"
+#: A number farther than this factor from the reference level is not one of its levels.
+_LEVEL_RATIO = 3.0
+#: The reference is the first number with a later number within this factor of it.
+_REFERENCE_RATIO = 1.5
+
+
+def level_marks(text: str) -> dict[int, str]:
+    """Where to mark levels: end offset of a number -> ``ABOVE`` or ``BELOW``.
+
+    The reference is the first price-like number that has a later one within 1.5× of it (an entry
+    zone "142-140" counts by its middle); every later number within 3× of it is marked by which
+    side of it it lies. A transformer reads digits as word pieces and cannot compare 146 with
+    142.5; with the marks, "TP 146 ↑ ... SL 139 ↓" says long in any layout and language, which is
+    what the class definition asks of it (a direction the levels imply is a direction).
+    """
+    from trademl.signals.numbers import scan_numbers, within_ratio
+
+    if not any(c.isdigit() for c in text):
+        return {}
+    nums = scan_numbers(text, 0, len(text))
+    for i, (value, _, _, _) in enumerate(nums):
+        if any(within_ratio(n[0], value, _REFERENCE_RATIO) for n in nums[i + 1 :]):
+            break
+    else:
+        return {}
+    first = i + 1
+    reference = value
+    if first < len(nums) and nums[first][3]:  # a zone: its partner is part of the entry
+        reference = (value + nums[first][0]) / 2
+        first += 1
+    marks = {}
+    for n_value, _, end, _ in nums[first:]:
+        if n_value != reference and within_ratio(n_value, reference, _LEVEL_RATIO):
+            marks[end] = ABOVE if n_value > reference else BELOW
+    return marks
+
+
 def normalize_for_model(text: str) -> str:
-    """The text a transformer sees: the word tokens joined by single spaces.
+    """The text a transformer sees: the word tokens joined by single spaces, each level after the
+    first followed by ``↑`` or ``↓`` (:func:`level_marks`).
 
     Identical at training and serving time; keeps emoji (they carry direction) but never glued
     to a word.
     """
-    return " ".join(tok for tok, _, _ in word_tokens(text))
+    tokens = word_tokens(text)
+    marks = level_marks(text)
+    if not marks:
+        return " ".join(tok for tok, _, _ in tokens)
+    out = []
+    for tok, _, end in tokens:
+        out.append(tok)
+        mark = marks.get(end)
+        if mark is not None:
+            out.append(mark)
+    return " ".join(out)
 
 
 def bio_tags(
