@@ -266,3 +266,17 @@ def test_a_pipe_is_answered_as_its_lines_arrive(tmp_path):
     regular.write_bytes(b"")
     with regular.open("rb") as fh:
         assert stdin_lines(fh) is fh  # a file: read as it is, full batches
+
+
+def test_classifier_input_follows_the_normalization_its_model_recorded():
+    """A model saved before the level marks (normalize_for_model@2) is served the plain word
+    tokens it was trained on, not the marked text the current trainer writes."""
+    from trademl.models.classifier_runtime import _normalize
+    from trademl.signals.tokenize import normalize_for_model
+
+    text = "Long BTCUSDT 62000 tp 64000 sl 61000"
+    current = normalize_for_model(text)
+    assert current != text  # the levels are marked ↑ / ↓
+    assert _normalize([text], "trademl.signals.tokenize.normalize_for_model") == [text]
+    assert _normalize([text], "trademl.signals.tokenize.normalize_for_model@2") == [current]
+    assert _normalize([text]) == [current]  # nothing recorded: the current normalisation

@@ -80,9 +80,16 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _normalize(texts: Sequence[str]) -> list[str]:
-    from trademl.signals.tokenize import normalize_for_model
+def _normalize(texts: Sequence[str], normalization: str | None = None) -> list[str]:
+    """``texts`` as the model saw its training texts. ``normalization`` is what the model's
+    metadata records: models saved before ``normalize_for_model@2`` (the name without a version)
+    saw the word tokens alone, without the level marks; later ones, the current
+    ``normalize_for_model``."""
+    from trademl.signals.tokenize import normalize_for_model, word_tokens
 
+    name = normalization or ""
+    if name and "@" not in name:
+        return [" ".join(tok for tok, _, _ in word_tokens(t)) for t in texts]
     return [normalize_for_model(t) for t in texts]
 
 
@@ -169,6 +176,7 @@ class OnnxClassifier(_Base):
         self.labels = tuple(meta.get("labels", DEFAULT_LABELS))
         self.max_length = int(meta.get("max_length", 128))
         self.name = "onnx-int8" if ".int8." in self.onnx_path.name else "onnx-fp32"
+        self.normalization = meta.get("normalization")
 
         tok_file = directory / "tokenizer.json"
         if not tok_file.exists():
@@ -198,7 +206,7 @@ class OnnxClassifier(_Base):
         return feeds
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        texts = _normalize(texts)
+        texts = _normalize(texts, self.normalization)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
             return out
@@ -241,6 +249,7 @@ class BaselineClassifier(_Base):
                 f"{self.path}: not a trademl baseline (expected a dict with 'pipeline')"
             )
         self.pipeline = payload["pipeline"]
+        self.normalization = payload.get("normalization")
         self.labels = tuple(payload.get("labels", DEFAULT_LABELS))
         # The pipeline's class order is alphabetical and may lack classes absent from training.
         classes = list(self.pipeline.classes_)
@@ -249,7 +258,7 @@ class BaselineClassifier(_Base):
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         if len(texts):
-            proba = self.pipeline.predict_proba(_normalize(texts))
+            proba = self.pipeline.predict_proba(_normalize(texts, self.normalization))
             for ours, theirs in self._columns:
                 out[:, ours] = proba[:, theirs]
         return out
