@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 SMALL = {
     "ops": {
-        "signal_classifier": {"config": {"epochs": 1, "max_train_examples": 300, "max_length": 48}},
+        # 2 epochs: after 1 on 300 rewritten-and-original messages the tiny model is so unsure
+        # that INT8 rounding flips a near-tie in 138 and the parity gate (0.995) fails.
+        "signal_classifier": {"config": {"epochs": 2, "max_train_examples": 300, "max_length": 48}},
         "ner_extractor": {"config": {"epochs": 1, "max_train_rows": 160, "max_length": 64}},
     }
 }

@@ -90,6 +90,7 @@ def test_public_surface_is_stable(resources):
         "ner_dataset",
         "ner_extractor",
         "ner_extractor_eval_report",
+        "ner_extractor_onnx",
         "onnx_gate",
         "raw_messages",
         "rule_labels",

@@ -31,34 +31,40 @@ def word_tokens(text: str) -> list[tuple[str, int, int]]:
 #: Marks written after a price-like number that lies above / below the message's first level.
 ABOVE, BELOW = "↑", "↓"
 #: A number farther than this factor from the reference level is not one of its levels.
-_LEVEL_RATIO = 3.0
-#: The reference is the first number with a later number within this factor of it.
+_LEVEL_RATIO = 1.5
+#: The reference opens the largest group of numbers within this factor of one another.
 _REFERENCE_RATIO = 1.5
 
 
 def level_marks(text: str) -> dict[int, str]:
     """Where to mark levels: end offset of a number -> ``ABOVE`` or ``BELOW``.
 
-    The reference is the first price-like number that has a later one within 1.5× of it (an entry
-    zone "142-140" counts by its middle); every later number within 3× of it is marked by which
-    side of it it lies. A transformer reads digits as word pieces and cannot compare 146 with
-    142.5; with the marks, "TP 146 ↑ ... SL 139 ↓" says long in any layout and language, which is
-    what the class definition asks of it (a direction the levels imply is a direction).
+    The reference is the first number of the largest group of price-like numbers within 1.5× of
+    one another (an ID "4-03", a signal number or a second trade's prices further down do not
+    make it; an entry zone "142-140" counts by its middle); every later number within 1.5× of it is
+    marked by which side of it it lies. A transformer reads digits as word pieces and cannot
+    compare 146 with 142.5; with the marks, "TP 146 ↑ ... SL 139 ↓" says long in any layout and
+    language, which is what the class definition asks of it (a direction the levels imply is a
+    direction).
     """
     from trademl.signals.numbers import scan_numbers, within_ratio
 
     if not any(c.isdigit() for c in text):
         return {}
     nums = scan_numbers(text, 0, len(text))
-    for i, (value, _, _, _) in enumerate(nums):
-        if any(within_ratio(n[0], value, _REFERENCE_RATIO) for n in nums[i + 1 :]):
-            break
-    else:
+    if len(nums) < 2:
         return {}
-    first = i + 1
-    reference = value
+    best, best_size = -1, 1
+    for i, (value, _, _, _) in enumerate(nums[:12]):  # the reference opens the set-up
+        size = sum(1 for n in nums if within_ratio(n[0], value, _REFERENCE_RATIO))
+        if size > best_size:
+            best, best_size = i, size
+    if best < 0:
+        return {}
+    reference = nums[best][0]
+    first = best + 1
     if first < len(nums) and nums[first][3]:  # a zone: its partner is part of the entry
-        reference = (value + nums[first][0]) / 2
+        reference = (reference + nums[first][0]) / 2
         first += 1
     marks = {}
     for n_value, _, end, _ in nums[first:]:

@@ -5,7 +5,9 @@ import dagster as dg
 from trademl_resources import ModelRegistryResource
 
 
-@dg.asset(group_name="deploy", kinds={"registry"})
+# ner_extractor_onnx first: the version is promoted with its onnx/ already in place, so serving
+# never falls back to torch for a new champion.
+@dg.asset(group_name="deploy", kinds={"registry"}, deps=["ner_extractor_onnx"])
 def deployed_models(
     context: dg.AssetExecutionContext,
     signal_classifier_eval_report: dict,

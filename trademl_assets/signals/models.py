@@ -61,14 +61,16 @@ class SignalClassifierConfig(dg.Config):
     epochs: int = 4
     batch_size: int = 32
     max_length: int = 96
-    learning_rate: float = 5e-5
+    learning_rate: float = 6e-5
     max_train_examples: int | None = 3000
-    patience: int = 1
+    # Validation macro-F1 dips for an epoch while the model learns the levels' marks: stopping on
+    # the first dip stopped at epoch 2 of 4 with a model that had not learnt the direction yet.
+    patience: int = 2
     use_lora: bool = False
     # Counterfactual augmentation (trademl.signals.augment): this share of the training examples
     # are rewrites (label flips with mirrored levels, sides removed, boilerplate, layout); the
     # total stays max_train_examples, so the training time does not grow with it.
-    augment_share: float = 0.35
+    augment_share: float = 0.3
 
 
 @dg.asset(
@@ -211,7 +213,9 @@ def parity_texts(lake: LakeResource) -> tuple[list[str], str]:
 class NerExtractorConfig(dg.Config):
     """Token-classification settings; NON_SIGNAL rows are subsampled to ``max_train_rows``."""
 
-    epochs: int = 3
+    # 2 epochs: validation entity F1 0.63 -> 0.83 -> 0.84 over 3 on the demo; the third epoch's
+    # 0.01 cost a third of the extractor's training time (issue 9: the demo budget).
+    epochs: int = 2
     batch_size: int = 16
     learning_rate: float = 1e-4
     max_length: int = 96
