@@ -144,3 +144,12 @@ def test_asset_budget_counts_the_rewrites_inside_max_train_examples():
     assert len(none[none["split"] == "train"]) == 80 and "augmented" not in set(
         none.get("label_source", [])
     )
+
+
+def test_terse_rewrite_keeps_the_call_without_its_levels():
+    config = AugmentConfig(weights={"terse": 1.0}, second_transform_p=0.0)
+    made, stats = augment_rows([(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT)], config, n=2)
+    assert len(made) == 2, stats.as_dict()
+    for text, label, name in made:
+        assert name == "terse" and len(text) < 30 and not any(c.isdigit() for c in text)
+        assert parse_signal(text).label == label

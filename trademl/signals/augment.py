@@ -9,6 +9,7 @@ shortcuts stop paying and the structure (side word AND levels, ticks, where a wo
 * ``unsided``: the side words (and directional emoji) removed, the levels kept: the label is what
   the levels imply (:func:`trademl.signals.levels.side_from_levels`), SIGNAL_NONE if nothing.
 * ``numbers``: every level rescaled (another coin's price range): the label stays.
+* ``terse``: the pair and the side word alone ("GOLD BUY NOW"): an instant call, the label stays.
 * ``boilerplate``: a channel's boilerplate line (disclaimer, "Expected duration: Short and medium
   term", referral link, VIP ad) inserted into a row of any class: the label stays.
 * ``confounder``: a direction word that is not a side ("short squeeze", "long-term hold", "longs
@@ -128,10 +129,11 @@ class AugmentConfig:
     seed: int = 13
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "flip": 0.32,
+            "flip": 0.30,
             "unsided": 0.12,
-            "numbers": 0.10,
-            "boilerplate": 0.24,
+            "numbers": 0.08,
+            "terse": 0.06,
+            "boilerplate": 0.22,
             "confounder": 0.12,
             "layout": 0.10,
         }
@@ -344,6 +346,23 @@ def _numbers(text: str, label: str, rng: random.Random) -> tuple[str, str] | Non
     return new_text, label
 
 
+def _terse(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """The call alone, as instant-order rooms post it: "GOLD BUY NOW", "sell #ETH now"."""
+    parsed = _counterfactual_source(text, label)
+    if parsed is None:
+        return None
+    pair = next((text[s.start : s.end] for s in parsed.spans if s.label == "PAIR"), None)
+    side = next((text[s.start : s.end] for s in parsed.spans if s.label == "SIDE"), None)
+    if not pair or not side:
+        return None
+    tail = rng.choice(("now", "NOW", "", "now 🔥", "at market", "here"))
+    words = [pair, side] if rng.random() < 0.5 else [side, pair]
+    new_text = " ".join([*words, tail]).strip()
+    if rng.random() < 0.3:
+        new_text = new_text.upper()
+    return (new_text, label) if _parse(new_text).label == label else None
+
+
 def _boilerplate(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
     return _insert_line(text, rng.choice(BOILERPLATE), rng), label
 
@@ -364,12 +383,13 @@ _TRANSFORMS = {
     "flip": _flip,
     "unsided": _unsided,
     "numbers": _numbers,
+    "terse": _terse,
     "boilerplate": _boilerplate,
     "confounder": _confounder,
     "layout": _layout,
 }
 #: Transforms that change structure and so need a signal row to start from.
-_SIGNAL_ONLY = frozenset(("flip", "unsided", "numbers"))
+_SIGNAL_ONLY = frozenset(("flip", "unsided", "numbers", "terse"))
 
 
 def augment_rows(
