@@ -64,7 +64,8 @@ def signal_classifier_eval_report(
     champion, on the test split and on each gold file (macro-F1 over the classes in the file)."""
     gold_sets = _gold_sets(registry, "signal_classifier_eval_report")
     test = classifier_test_split(lake)
-    challenger = load_classifier(Path(signal_classifier_onnx["onnx"]) / "model.int8.onnx")
+    # the form serving will load: INT8 where it passed its parity check, else fp32
+    challenger = load_classifier(Path(signal_classifier_onnx["onnx"]))
     metrics = evaluate_classifier(challenger, test)
     champion = registry.registry().champion("signal_classifier")
     champion_info, deltas, champion_model = None, {}, None
@@ -89,7 +90,7 @@ def signal_classifier_eval_report(
         metrics,
         champion_info,
         deltas,
-        {"model_form": "onnx-int8", "test_messages": len(test)},
+        {"model_form": challenger.name, "test_messages": len(test)},
         gold,
     )
     context.add_output_metadata(
