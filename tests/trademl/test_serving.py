@@ -69,8 +69,8 @@ def test_broken_ner_falls_back_to_the_parser_with_a_warning(tmp_path, monkeypatc
     models = DeployedSignalModels(registry.root)
     assert models.name == f"rules+ner@{version}"
     with caplog.at_level(logging.WARNING, logger="trademl.serving"):
-        # Levels that imply no side: the parser does not settle it, so the extractor is asked.
-        [answer] = models.predict(["BTC to the moon, entry 62000 tp 64000 sl 63000"])
+        # A call with no pair named: the parser does not settle it, so the extractor is asked.
+        [answer] = models.predict(["long here, entry 62000 tp 64000 sl 60000"])
     assert answer["extractor"] == "rules" and answer["entry"] == [62000.0]
     hf = registry.deployed_path("ner_extractor") / "hf"
     assert any(
@@ -280,3 +280,22 @@ def test_classifier_input_follows_the_normalization_its_model_recorded():
     assert _normalize([text], "trademl.signals.tokenize.normalize_for_model") == [text]
     assert _normalize([text], "trademl.signals.tokenize.normalize_for_model@2") == [current]
     assert _normalize([text]) == [current]  # nothing recorded: the current normalisation
+
+
+@pytest.mark.parametrize(
+    "text,settled",
+    [
+        ("#SOL/USDT LONG entry 142 tp 146 sl 139", True),  # stated direction
+        ("SOL/USDT entry 142 tp 146 sl 139", True),  # the levels' direction
+        ("USDCAD\nEntry: 1.3650\nTP1: 1.3700\nTP2: 1.3600", True),  # SIGNAL_NONE set-up
+        ("#INJ/USDT\nDirection: LONG\nEntry: 24.10\nTarget 1: 25.00 ✅\nTarget 2: 26.20 ✅", True),
+        ("TP2 hit on ETH, move SL to entry", True),  # an update
+        ("XAUUSD AL HEMEN", False),  # a layout the parser does not read: the classifier decides
+        ("gm fam, coffee first", False),  # chatter: the classifier decides
+    ],
+)
+def test_auto_mode_keeps_the_parsers_structural_readings(text, settled):
+    from trademl.serving import _rules_confident
+    from trademl.signals.parser import parse_signal
+
+    assert _rules_confident(parse_signal(text), text) is settled
