@@ -106,8 +106,8 @@ def classifier_run(tmp_path, monkeypatch, challenger, champion, gold_files=(), *
         deploy_champion(registry_root, tmp_path, "signal_classifier")
     challenger_dir = tmp_path / "challenger" / "onnx"
 
-    def fake_load(path):
-        return challenger if Path(path).parent == challenger_dir else champion
+    def fake_load(path):  # the report loads the challenger's onnx/ folder (INT8, else fp32)
+        return challenger if challenger_dir in (Path(path), Path(path).parent) else champion
 
     monkeypatch.setattr(reports, "load_classifier", fake_load)
 

@@ -90,7 +90,7 @@ def signal_classifier_eval_report(
         metrics,
         champion_info,
         deltas,
-        {"model_form": challenger.name, "test_messages": len(test)},
+        {"model_form": getattr(challenger, "name", "onnx"), "test_messages": len(test)},
         gold,
     )
     context.add_output_metadata(
