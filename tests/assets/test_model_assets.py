@@ -65,7 +65,7 @@ def test_retrain_deploys_then_blocks_a_challenger_that_is_worse(resources, tmp_p
             "extractor_not_worse_than_champion": True,
         }
         champion = registry.champion("signal_classifier")
-        assert champion is not None and (champion.path / "onnx" / "model.int8.onnx").exists()
+        assert champion is not None and (champion.path / "onnx" / "model.onnx").exists()
         assert registry.champion("ner_extractor") is not None
         # The first model has no champion to lose to; it is scored on the gold file all the same.
         report = materialization_metadata(first, "signal_classifier_eval_report")
