@@ -42,6 +42,7 @@ import numpy as np
 
 from trademl.models.classifier_runtime import batch_map, cpu_session, session_threads
 from trademl.models.ner import MANIFEST_NAME, NerExtractor
+from trademl.models.onnx_export import INT8_SCHEMES, quantize_int8
 
 ONNX_FP32_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
@@ -265,56 +266,10 @@ def _same_share(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]]) -> float
     return float(np.mean([set(x) == set(y) for x, y in zip(a, b, strict=True)])) if a else 1.0
 
 
-#: INT8 schemes, tried in order until one passes the parity check. ``full``: every weight MatMul
-#: and the embedding tables. ``ffn-down-fp32``: only MatMuls, and those that narrow their input
-#: (the feed-forward down projections, which read the post-GELU activations with the widest
-#: ranges, and the tagging head) stay fp32: on the demo's briefly trained MiniLM tagger this
-#: took agreement from 0.986 to 0.992, at about 1.6x the INT8 time, still ~1.7x faster than fp32.
-INT8_SCHEMES = ("full", "ffn-down-fp32")
-
-
-def _narrowing_matmuls(fp32_path: Path) -> list[str]:
-    """Names of the MatMul nodes whose weight has more rows than columns (K > N)."""
-    import onnx
-
-    model = onnx.load(str(fp32_path), load_external_data=False)
-    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    return [
-        node.name
-        for node in model.graph.node
-        if node.op_type == "MatMul"
-        and len(shape := shapes.get(node.input[1], ())) == 2
-        and shape[0] > shape[1]
-    ]
-
-
 def quantize_ner(fp32_path: Path, int8_path: Path, scheme: str, per_channel: bool = True) -> None:
-    """Dynamic INT8 quantization of an exported NER graph by one of :data:`INT8_SCHEMES`."""
-    if scheme == "full":
-        from trademl.models.onnx_export import _quantize
-
-        _quantize(fp32_path, int8_path, per_channel)
-        return
-    if scheme != "ffn-down-fp32":
-        raise ValueError(f"quantize_ner: scheme must be one of {INT8_SCHEMES}, not {scheme!r}")
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # "consider pre-processing" advice, logged on the root logger
-    try:
-        quantize_dynamic(
-            str(fp32_path),
-            str(int8_path),
-            weight_type=QuantType.QInt8,
-            per_channel=per_channel,
-            op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=_narrowing_matmuls(fp32_path),
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    finally:
-        root.setLevel(level)
+    """Dynamic INT8 quantization of an exported NER graph by one of :data:`INT8_SCHEMES`
+    (:func:`trademl.models.onnx_export.quantize_int8`, shared with the classifier)."""
+    quantize_int8(fp32_path, int8_path, scheme, per_channel)
 
 
 def export_ner_fp32(model_dir: str | os.PathLike, fp32_path: Path, opset: int = DEFAULT_OPSET):

@@ -150,10 +150,44 @@ def _export_fp32(model_dir: Path, fp32_path: Path, opset: int, exporter: str) ->
         onnx_log.setLevel(log_level)
 
 
-def _quantize(fp32_path: Path, int8_path: Path, per_channel: bool) -> None:
+#: INT8 schemes, tried in order until one passes a parity check. ``full``: every weight MatMul
+#: and the embedding tables. ``ffn-down-fp32``: only MatMuls, and those that narrow their input
+#: (the feed-forward down projections, which read the post-GELU activations with the widest
+#: ranges, and the classification or tagging head) stay fp32: on the demo's briefly trained
+#: MiniLM tagger this took agreement from 0.986 to 0.992, at about 1.6x the INT8 time, still
+#: ~1.7x faster than fp32.
+INT8_SCHEMES = ("full", "ffn-down-fp32")
+
+
+def _narrowing_matmuls(fp32_path: Path) -> list[str]:
+    """Names of the MatMul nodes whose weight has more rows than columns (K > N)."""
+    import onnx
+
+    model = onnx.load(str(fp32_path), load_external_data=False)
+    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul"
+        and len(shape := shapes.get(node.input[1], ())) == 2
+        and shape[0] > shape[1]
+    ]
+
+
+def quantize_int8(
+    fp32_path: Path, int8_path: Path, scheme: str = "full", per_channel: bool = True
+) -> None:
+    """Dynamic INT8 quantization of an exported graph by one of :data:`INT8_SCHEMES`."""
+    if scheme not in INT8_SCHEMES:
+        raise ValueError(f"quantize_int8: scheme must be one of {INT8_SCHEMES}, not {scheme!r}")
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    partial = (
+        {"op_types_to_quantize": ["MatMul"], "nodes_to_exclude": _narrowing_matmuls(fp32_path)}
+        if scheme == "ffn-down-fp32"
+        else {}
+    )
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # "consider pre-processing" advice, logged on the root logger
@@ -165,9 +199,14 @@ def _quantize(fp32_path: Path, int8_path: Path, per_channel: bool) -> None:
             per_channel=per_channel,
             # Shape inference leaves some TorchScript-exported MatMul outputs untyped.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            **partial,
         )
     finally:
         root.setLevel(level)
+
+
+def _quantize(fp32_path: Path, int8_path: Path, per_channel: bool) -> None:
+    quantize_int8(fp32_path, int8_path, "full", per_channel)
 
 
 def export_onnx(

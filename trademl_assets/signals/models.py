@@ -198,9 +198,9 @@ def signal_classifier_onnx(
     if parity.int8_agreement is not None and parity.int8_agreement < MIN_AGREEMENT:
         # Full INT8 flips near-ties of an unsure model; keeping the feed-forward down-projections
         # in fp32 (what the NER export also tries) often restores parity at ~1.3x the size.
-        from trademl.models.ner_onnx import quantize_ner
+        from trademl.models.onnx_export import quantize_int8
 
-        quantize_ner(tmp / "model.onnx", tmp / "model.int8.onnx", "ffn-down-fp32")
+        quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", "ffn-down-fp32")
         retry = parity_check(version_dir / "hf", tmp, texts)
         metadata |= {
             "int8_full_agreement": parity.int8_agreement,
