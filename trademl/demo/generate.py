@@ -17,7 +17,7 @@ from trademl.demo.files import atomic_open
 from trademl.demo.labeling_store import write_labeling_store
 from trademl.demo.market import simulate, write_features
 from trademl.demo.memes import write_memes
-from trademl.demo.social import write_social_posts
+from trademl.demo.social import read_posts, write_social_posts
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,6 @@ def generate_demo_data(
         summary.discord_messages,
     )
 
-    store = out / "labeling.sqlite"
-    summary.labeling_messages, summary.labeling_labeled = write_labeling_store(
-        store, seed=seed, start_date=start_date, days=days
-    )
-    paths["labeling"].append(store)
-
     for symbol, fmt in MARKET_FORMATS.items():
         price_path, features = simulate(symbol, seed=seed, start_date=start_date, days=days)
         market_file = out / "market" / f"orderbook_{symbol}.{fmt}"
@@ -157,5 +151,12 @@ def generate_demo_data(
         posts_path, seed=seed, start_date=start_date, days=days, memes=memes
     )
     paths["social"].append(posts_path)
+
+    # after the posts: a person's sentiment labels in the store are labels of those posts
+    store = out / "labeling.sqlite"
+    summary.labeling_messages, summary.labeling_labeled = write_labeling_store(
+        store, seed=seed, start_date=start_date, days=days, posts=read_posts(posts_path)
+    )
+    paths["labeling"].append(store)
     summary.paths = paths
     return summary

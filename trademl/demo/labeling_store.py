@@ -2,12 +2,15 @@
 
 The ``labeled`` table stores one character span per field (entry as one span covering the entry
 zone, up to five targets), which is how desks' labelling UIs store highlights.
+``sentiment_labels`` holds a person's mood labels for a sample of forum posts; a post relabelled
+later (a sarcastic post first read literally) has two rows, and the later one is the answer.
 """
 
 from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -39,7 +42,15 @@ CREATE TABLE labeled (
     target5_start INTEGER, target5_end INTEGER,
     labeled_at TEXT NOT NULL
 );
+CREATE TABLE sentiment_labels (
+    id INTEGER PRIMARY KEY,
+    post_id TEXT NOT NULL,
+    label TEXT NOT NULL, -- 'bearish' | 'neutral' | 'bullish'
+    sarcastic INTEGER,
+    labeled_at TEXT NOT NULL
+);
 """
+_MOOD_LABELS = {1: "bearish", 2: "neutral", 3: "bullish"}
 
 _SPAN_COLUMNS = ("pair", "leverage", "entry", "stop_loss") + tuple(
     f"target{k}" for k in range(1, 6)
@@ -83,6 +94,30 @@ def _label_row(
     )
 
 
+def _sentiment_rows(
+    posts: Sequence[Mapping], seed: int, n_labels: int, n_relabels: int
+) -> list[tuple]:
+    """A person's labels (the author's true mood) for a sample of posts, rated or not; for a few
+    sarcastic posts a first, literal label and a correction hours later."""
+    rng = random.Random(f"{seed}/sentiment_labels")
+    sample = sorted(rng.sample(list(posts), min(n_labels, len(posts))), key=lambda p: p["date"])
+    misread = [p["post_id"] for p in sample if p["sarcastic"] and p["mood"] != 2]
+    misread = set(rng.sample(misread, min(n_relabels, len(misread))))
+    rows: list[tuple[str, str, int, datetime]] = []
+    for post in sample:
+        when = datetime.fromisoformat(post["date"]) + timedelta(days=1, minutes=rng.randrange(600))
+        label, sarcastic = _MOOD_LABELS[post["mood"]], int(post["sarcastic"])
+        if post["post_id"] in misread:  # read literally first, corrected on a second look
+            rows.append((post["post_id"], _MOOD_LABELS[4 - post["mood"]], 0, when))
+            when += timedelta(hours=rng.randint(3, 30))
+        rows.append((post["post_id"], label, sarcastic, when))
+    rows.sort(key=lambda r: r[3])
+    return [
+        (k, post_id, label, sarcastic, when.strftime("%Y-%m-%d %H:%M:%S"))
+        for k, (post_id, label, sarcastic, when) in enumerate(rows, 1)
+    ]
+
+
 def write_labeling_store(
     path: Path,
     *,
@@ -91,8 +126,15 @@ def write_labeling_store(
     days: int,
     n_messages: int = 400,
     labeled_share: float = 0.3,
+    posts: Sequence[Mapping] = (),
+    n_sentiment_labels: int = 117,
+    n_sentiment_relabels: int = 3,
 ) -> tuple[int, int]:
-    """Write ``labeling.sqlite``; returns (messages, labelled rows)."""
+    """Write ``labeling.sqlite``; returns (messages, labelled rows).
+
+    ``posts`` (:func:`trademl.demo.social.read_posts`: post_id, date, mood, sarcastic) are the
+    forum posts a person labels ``n_sentiment_labels`` of, ``n_sentiment_relabels`` twice.
+    """
     rng = random.Random(f"{seed}/labeling")
     channels = [c for c in CHANNELS if c.platform == "telegram"]
     kinds = day_quota(n_messages)
@@ -129,6 +171,10 @@ def write_labeling_store(
         con.executemany(
             f"INSERT INTO labeled ({', '.join(LABELED_COLUMNS)}) VALUES ({placeholders})",
             labeled,
+        )
+        con.executemany(
+            "INSERT INTO sentiment_labels VALUES (?, ?, ?, ?, ?)",
+            _sentiment_rows(posts, seed, n_sentiment_labels, n_sentiment_relabels),
         )
         con.commit()
     finally:
