@@ -153,3 +153,18 @@ def test_terse_rewrite_keeps_the_call_without_its_levels():
     for text, label, name in made:
         assert name == "terse" and len(text) < 30 and not any(c.isdigit() for c in text)
         assert parse_signal(text).label == label
+
+
+def test_result_rewrite_turns_a_set_up_into_its_results_post():
+    from trademl.signals.augment import _result
+
+    rng = random.Random(3)
+    made = [_result(text, label, rng) for text, label in [(LONG, SIGNAL_LONG)] * 12]
+    made += [_result(SHORT, SIGNAL_SHORT, rng) for _ in range(12)]
+    made = [m for m in made if m is not None]
+    assert len(made) >= 12
+    for text, label in made:
+        assert label == NON_SIGNAL and parse_signal(text).label == NON_SIGNAL
+        # the layout and every level stay: only ticks or a results line were added
+        assert "142.50" in text or "2365" in text
+    assert _result(CHAT, NON_SIGNAL, rng) is None  # only set-ups have targets to tick

@@ -15,6 +15,10 @@ shortcuts stop paying and the structure (side word AND levels, ticks, where a wo
 * ``confounder``: a direction word that is not a side ("short squeeze", "long-term hold", "longs
   liquidated", "buy the rumour") added to a row: the label stays.
 * ``layout``: emoji stripped, or line breaks removed or doubled: the label stays.
+* ``result``: a set-up's targets ticked (✅ / "hit" / "reached" after the target numbers, or a
+  "TP1 hit" / "all targets achieved" / "closed at" line): the same layout is now a results post,
+  NON_SIGNAL. Without it the model learns that "levels under a pair" means a set-up and calls
+  results posts SIGNAL_NONE.
 
 Counterfactuals are built only from rows the rule parser reads the same way as their label (so the
 levels it found are the ones the label rests on) and are kept only where the parser, re-reading
@@ -129,13 +133,14 @@ class AugmentConfig:
     seed: int = 13
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "flip": 0.30,
+            "flip": 0.26,
             "unsided": 0.12,
             "numbers": 0.08,
             "terse": 0.06,
-            "boilerplate": 0.22,
+            "boilerplate": 0.16,
             "confounder": 0.12,
             "layout": 0.10,
+            "result": 0.10,
         }
     )
     second_transform_p: float = 0.35  # chance of a boilerplate/layout/numbers pass on top
@@ -379,6 +384,43 @@ def _layout(text: str, label: str, rng: random.Random) -> tuple[str, str] | None
     return (new, label) if new and new != text else None
 
 
+#: What a results post puts after a target number it reached (the parser's result marks).
+_TICKS = (" ✅", " ✅", " ✔️", " ✔", " hit", " done ✅", " reached", " achieved ✅", " 🎯✅")
+#: Lines a results post adds under the set-up ({t}: a target's number, {k}: its rank).
+_RESULT_LINES = (
+    "TP{k} hit ✅",
+    "Target {k} reached 🎯",
+    "All targets achieved 🎉",
+    "Closed at {t} in profit",
+    "Target {k} done, +{p}% profit",
+    "TP{k} ✅ +{p}%",
+)
+
+
+def _result(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """A set-up turned into its own results post: targets ticked, the label NON_SIGNAL."""
+    if label == NON_SIGNAL:
+        return None
+    parsed = _parse(text)
+    if parsed.label != label:
+        return None
+    targets = sorted(_level_spans(text, parsed)["TARGET"])
+    if not targets:
+        return None
+    if rng.random() < 0.6:
+        n = rng.randint(1, len(targets))
+        tick = rng.choice(_TICKS)
+        new_text = _replace_spans(
+            text, [(start, end, text[start:end] + tick) for start, end, _ in targets[:n]]
+        )
+    else:
+        k = rng.randint(1, len(targets))
+        start, end, _ = targets[k - 1]
+        line = rng.choice(_RESULT_LINES).format(k=k, t=text[start:end], p=rng.randint(2, 60))
+        new_text = _insert_line(text, line, rng)
+    return (new_text, NON_SIGNAL) if _parse(new_text).label == NON_SIGNAL else None
+
+
 _TRANSFORMS = {
     "flip": _flip,
     "unsided": _unsided,
@@ -387,9 +429,10 @@ _TRANSFORMS = {
     "boilerplate": _boilerplate,
     "confounder": _confounder,
     "layout": _layout,
+    "result": _result,
 }
 #: Transforms that change structure and so need a signal row to start from.
-_SIGNAL_ONLY = frozenset(("flip", "unsided", "numbers", "terse"))
+_SIGNAL_ONLY = frozenset(("flip", "unsided", "numbers", "terse", "result"))
 
 
 def augment_rows(
