@@ -1,0 +1,243 @@
+# ruff: noqa: T201  (a benchmark reports on stdout)
+"""Crowd sentiment serving: VADER, SetFit on torch, SetFit as ONNX INT8, and the deployed
+ensemble, posts/s at batch 1 and 64, and torch-vs-INT8 agreement, one run.
+
+First it trains a SetFit model with the default config on generated, varied forum posts
+(``--train`` of them; or takes ``--model DIR``, a saved SetFit directory), exports it
+(``export_sentiment_onnx``) and runs the parity gate (``sentiment_parity``) on ``--eval``
+held-out posts, which decides the INT8 scheme. Then, on the same held-out posts:
+
+- ``VADER``: ``vader_compound``;
+- ``SetFit torch``: ``load_setfit(...).predict_proba``;
+- ``SetFit ONNX fp32`` / ``SetFit ONNX INT8``: ``OnnxSentiment`` (INT8 as the gate left it);
+- ``ensemble``: ``DeployedSentiment.predict`` on a temporary registry holding the export, i.e.
+  the bot's whole path (VADER + ONNX INT8 + routing + answer dicts).
+
+Batch 1 is one call per post (the bot's latency case), batch 64 one call per 64 posts.
+Goals: INT8 / torch >= 3x posts/s at batch 1; INT8 agrees with torch on >= 99.5 % of posts.
+
+    .venv/bin/python benchmarks/bench_sentiment.py
+    .venv/bin/python benchmarks/bench_sentiment.py --model var/lake/models/.../setfit --eval 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from trademl.sentiment.labels import BEARISH, BULLISH, NEUTRAL, SENTIMENT_LABELS  # noqa: E402
+
+RATIO_GOAL, AGREEMENT_GOAL = 3.0, 0.995
+
+_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "LINK", "AVAX", "PEPE", "ARB", "$BTC", "eth")
+_OPENERS = ("", "", "", "ok so ", "honestly ", "guys ", "update: ", "lol ", "gm, ", "fwiw ")
+_TAILS = ("", "", "", " imo", " nfa", " 🚀", " 📉", " lol", "!!", " tbh", " #crypto", " 🤔")
+_PHRASES = {
+    BULLISH: (
+        "{c} breaking out, loading more",
+        "long {c} here, target {n}k",
+        "{c} to the moon, huge buy wall",
+        "bought the dip on {c}, very bullish",
+        "{c} looks strong, higher highs all week",
+        "not selling my {c}, this is going way higher",
+        "{c} is sending, wagmi",
+        "accumulating {c} below {n}, easy money",
+        "{c} reclaimed support, next leg up",
+        "{c} pump incoming, volume exploding",
+        "love this {c} chart, bulls in control",
+        "{c} golden cross on the daily",
+        "added another {n}% to my {c} bag",
+    ),
+    BEARISH: (
+        "{c} dumping hard, get out",
+        "shorting {c}, chart looks weak",
+        "{c} is going to crash to {n}k",
+        "sold all my {c}, bearish",
+        "{c} rejected again, lower lows",
+        "great, another -{n}% day on {c}",
+        "{c} holders getting rekt",
+        "{c} lost support, ngmi",
+        "this {c} rally is a trap, taking profit",
+        "{c} breaking down, stop loss hit",
+        "{c} looks terrible, bears in control",
+        "death cross on {c}, careful",
+        "down {n}% on {c}, worst trade ever",
+    ),
+    NEUTRAL: (
+        "what exchange lists {c}?",
+        "{c} sideways today",
+        "anyone holding {c} over the weekend?",
+        "{c} volume at {n}k",
+        "news on {c} at 3pm",
+        "how do I stake {c}?",
+        "{c} unlock scheduled for next week",
+        "is the {c} wallet update out yet",
+        "{c} chart for reference, no position",
+        "which {c} pair has the lowest fees",
+        "{c} moved {n} coins between wallets",
+        "anyone using {c} for payments?",
+        "{c} ama tonight at {n}:00 utc",
+    ),
+}
+
+
+def make_posts(n: int, seed: int) -> tuple[list[str], list[str]]:
+    """``n`` varied posts with their labels, classes balanced, shuffled."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = SENTIMENT_LABELS[i % 3]
+        body = rng.choice(_PHRASES[label]).format(c=rng.choice(_COINS), n=rng.randint(2, 99))
+        text = rng.choice(_OPENERS) + body + rng.choice(_TAILS)
+        texts.append(text.upper() if rng.random() < 0.05 else text)
+        labels.append(label)
+    order = list(range(n))
+    rng.shuffle(order)
+    return [texts[i] for i in order], [labels[i] for i in order]
+
+
+def rate(fn: Callable[[list[str]], object], texts: Sequence[str], batch: int) -> float:
+    """Posts per second of ``fn`` over ``texts`` in calls of ``batch`` (after one warm-up)."""
+    fn(list(texts[:batch]))
+    start = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        fn(list(texts[i : i + batch]))
+    return len(texts) / (time.perf_counter() - start)
+
+
+def accuracy(pred: Sequence[str], gold: Sequence[str]) -> float:
+    return float(np.mean([p == g for p, g in zip(pred, gold, strict=True)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="a saved SetFit dir (skip training)")
+    parser.add_argument("--train", type=int, default=400, help="generated training posts")
+    parser.add_argument("--eval", type=int, default=1000, help="held-out posts (parity, rates)")
+    parser.add_argument("--n1", type=int, default=300, help="posts timed at batch 1")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from trademl.registry import ModelRegistry
+    from trademl.sentiment.ensemble import ensemble
+    from trademl.sentiment.onnx import export_sentiment_onnx, sentiment_parity
+    from trademl.sentiment.runtime import MODEL_NAME, ONNX_DIR, DeployedSentiment, OnnxSentiment
+    from trademl.sentiment.setfit_model import SetFitConfig, load_setfit, train_setfit
+    from trademl.sentiment.vader import vader_compound, vader_labels
+
+    eval_texts, eval_labels = make_posts(args.eval, args.seed + 1)
+    with tempfile.TemporaryDirectory(prefix="bench_sentiment-") as tmp:
+        work = Path(tmp)
+        if args.model:
+            setfit_dir = Path(args.model)
+            print(f"model: {setfit_dir} (given)")
+        else:
+            setfit_dir = work / "setfit"
+            texts, labels = make_posts(args.train, args.seed)
+            result = train_setfit(texts, labels, setfit_dir, SetFitConfig())
+            print(
+                f"trained SetFit (default config: {result.steps} steps) on {result.n_train} "
+                f"generated posts in {result.seconds:.1f} s wall, {result.cpu_seconds:.1f} s CPU"
+            )
+        version_dir = work / "version"
+        onnx_dir = version_dir / ONNX_DIR
+        t0 = time.perf_counter()
+        meta = export_sentiment_onnx(setfit_dir, onnx_dir)
+        print(
+            f"exported in {time.perf_counter() - t0:.1f} s: fp32 {meta['fp32_bytes'] / 2**20:.0f} MB"
+            f", INT8 {meta['int8_bytes'] / 2**20:.0f} MB"
+        )
+        kept_full = work / "model.int8.full.onnx"
+        shutil.copy2(onnx_dir / "model.int8.onnx", kept_full)
+        parity = sentiment_parity(setfit_dir, onnx_dir, eval_texts)
+        attempts = ", ".join(f"{a['scheme']} {a['agreement']:.4f}" for a in parity["attempts"])
+        print(
+            f"parity on {parity['n']} held-out posts: fp32 {parity['fp32_agreement']:.4f} "
+            f"(max |dp| {parity['fp32_max_abs_prob_diff']:.1e}); INT8 attempts: {attempts}; "
+            f"shipped scheme: {parity['int8_scheme']}"
+        )
+        int8_note = ""
+        if parity["int8_scheme"] is None:  # time the full-scheme graph anyway, and say so
+            shutil.copy2(kept_full, onnx_dir / "model.int8.onnx")
+            int8_note = " (failed the gate: not shipped)"
+
+        registry = ModelRegistry(work / "models")
+        version = registry.register(MODEL_NAME, version_dir)
+        registry.promote(MODEL_NAME, version)
+        deployed = DeployedSentiment(work / "models")
+        torch_model = load_setfit(setfit_dir)
+        fp32 = OnnxSentiment(onnx_dir, prefer_int8=False)
+        int8 = OnnxSentiment(onnx_dir, prefer_int8=True)
+        print(f"deployed: {deployed.name}; onnxruntime and torch on their default threads\n")
+
+        ref = torch_model.predict_proba(eval_texts)
+        int8_probs = int8.predict_proba(eval_texts)
+        compound = vader_compound(eval_texts)
+        ens = ensemble(compound, int8_probs, deployed.config)
+        agreement = float(np.mean(ref.argmax(1) == int8_probs.argmax(1)))
+        quality = {
+            "VADER": accuracy(vader_labels(compound), eval_labels),
+            "SetFit torch": accuracy([SENTIMENT_LABELS[i] for i in ref.argmax(1)], eval_labels),
+            "SetFit ONNX fp32": accuracy(
+                [SENTIMENT_LABELS[i] for i in fp32.predict_proba(eval_texts).argmax(1)],
+                eval_labels,
+            ),
+            "SetFit ONNX INT8": accuracy(
+                [SENTIMENT_LABELS[i] for i in int8_probs.argmax(1)], eval_labels
+            ),
+            "ensemble": accuracy(ens.labels, eval_labels),
+        }
+        runners = {
+            "VADER": vader_compound,
+            "SetFit torch": torch_model.predict_proba,
+            "SetFit ONNX fp32": fp32.predict_proba,
+            "SetFit ONNX INT8": int8.predict_proba,
+            "ensemble": deployed.predict,
+        }
+        one = eval_texts[: args.n1]
+        rows = {name: (rate(fn, one, 1), rate(fn, eval_texts, 64)) for name, fn in runners.items()}
+
+        print(f"{'path':<20} {'posts/s b=1':>12} {'posts/s b=64':>13} {'accuracy':>9}")
+        for name, (r1, r64) in rows.items():
+            label = name + (int8_note if name == "SetFit ONNX INT8" else "")
+            print(f"{label:<20} {r1:>12,.0f} {r64:>13,.0f} {quality[name]:>9.3f}")
+        print(
+            f"(batch 1 over {len(one)} posts, batch 64 over {len(eval_texts)}; accuracy against "
+            "the generator's labels; ensemble routing: "
+            + ", ".join(f"{k} {v}" for k, v in ens.routing_counts().items())
+            + ")"
+        )
+        ratio1 = rows["SetFit ONNX INT8"][0] / rows["SetFit torch"][0]
+        ratio64 = rows["SetFit ONNX INT8"][1] / rows["SetFit torch"][1]
+        print()
+        print(f"INT8 / torch at batch 1: {ratio1:.1f}x (goal >= {RATIO_GOAL:.0f}x: "
+              f"{'met' if ratio1 >= RATIO_GOAL else 'NOT met'}); at batch 64: {ratio64:.1f}x")  # fmt: skip
+        print(
+            f"torch vs INT8 class agreement: {agreement:.4f} on {len(eval_texts)} posts (goal >= "
+            f"{AGREEMENT_GOAL:.3f}: {'met' if agreement >= AGREEMENT_GOAL else 'NOT met'})"
+        )
+        load = os.getloadavg()
+        print(
+            f"load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
+            f"{os.cpu_count()} cores (other work on the machine slows every row)"
+        )
+        print(json.dumps({"parity": parity, "rates": rows, "accuracy": quality}, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
