@@ -66,6 +66,7 @@ _NO_MODELS = {
     "predict": "only the rule parser answers (train and deploy models with `make demo`)",
     "eval-signals": "only the rule parser can be scored",
     "models": "no models to list",
+    "sentiment": "VADER alone answers (train and deploy the sentiment model with `make demo`)",
 }
 
 
@@ -109,12 +110,14 @@ def _deployed_models(args: argparse.Namespace):
     return models
 
 
-def _answer_lines(models, handle, name: str, batch_size: int) -> int:
+def _answer_lines(
+    models, handle, name: str, batch_size: int, to_json=None, command: str = "predict"
+) -> int:
     """Print one JSON line per input line; bad lines also go to stderr as ``FILE:N: problem``."""
     from trademl.serving import answer_jsonl
 
     bad = 0
-    for batch in answer_jsonl(models, handle, batch_size=batch_size):
+    for batch in answer_jsonl(models, handle, batch_size=batch_size, to_json=to_json):
         for line_no, answer, problem in batch:
             if problem is not None:
                 bad += 1
@@ -123,9 +126,33 @@ def _answer_lines(models, handle, name: str, batch_size: int) -> int:
         sys.stdout.flush()  # a consumer reading a pipe sees each batch as soon as it is answered
     if bad:
         print(
-            f"trademl predict: {bad} bad line(s) in {name}, answered with errors", file=sys.stderr
+            f"trademl {command}: {bad} bad line(s) in {name}, answered with errors", file=sys.stderr
         )
     return 1 if bad else 0
+
+
+def _cmd_sentiment(args: argparse.Namespace) -> int:
+    from trademl.serving import servable_text, stdin_lines
+
+    if (args.text is None) == (args.jsonl is None):
+        raise TradeMLError("sentiment: give either TEXT or --jsonl FILE")
+    with contextlib.ExitStack() as stack:
+        handle, name = None, args.jsonl
+        if args.jsonl == "-":
+            handle, name = stdin_lines(sys.stdin.buffer), "<stdin>"
+        elif args.jsonl is not None:  # a bad path is refused before any model loads
+            from trademl.signals.evaluation import open_jsonl
+
+            handle = stack.enter_context(open_jsonl(args.jsonl))
+        from trademl.sentiment.runtime import DeployedSentiment
+
+        model = DeployedSentiment(_models_root(args), threads=args.threads)
+        if model.fallback_reason:
+            _note(args, f"{model.fallback_reason}; VADER alone answers")
+        if handle is None:
+            print(json.dumps(model.predict([servable_text(args.text)])[0], ensure_ascii=False))
+            return 0
+        return _answer_lines(model, handle, name, args.batch_size, dict, "sentiment")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -239,6 +266,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "sentiment",
+        help="crowd sentiment of a post (or a JSONL file) from the deployed sentiment model",
+        description="Each answer is one JSON object: label (bearish, neutral, bullish), score "
+        "(P(bullish) - P(bearish), in [-1, 1]), confidence, probabilities, model (which answered: "
+        '"ensemble:<version>:<form>" for the VADER + SetFit ensemble, "vader" when no sentiment '
+        'model is deployed) and routed ("blend" where VADER and SetFit agree, "model" where '
+        'SetFit alone decided, "vader" for the fallback).',
+    )
+    p.add_argument("text", nargs="?", help="one post")
+    p.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="JSON Lines with a string `text` field (other fields ignored), `-` for stdin; one "
+        'output line per input line, in order: the answer, or {"line": N, "error": "..."} for a '
+        "bad line (also on stderr as FILE:N: ...). Exit status 0 when every line was answered, "
+        "1 when some line was bad, 2 on a usage or fatal error",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1024,
+        help="lines read and answered at a time (default 1024)",
+    )
+    p.add_argument("--threads", type=_positive_int, default=None, help="onnxruntime threads")
+    p.add_argument("--models", default=None, help=_MODELS_HELP)
+    p.set_defaults(func=_cmd_sentiment)
 
     p = sub.add_parser("models", help="list deployed model versions, or roll a champion back")
     p.add_argument("action", choices=("list", "rollback"))

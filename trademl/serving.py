@@ -450,7 +450,10 @@ def servable_text(text: str) -> str:
 
 
 def answer_jsonl(
-    models: DeployedSignalModels, handle: BinaryIO | Iterable[bytes], batch_size: int = READ_LINES
+    models: DeployedSignalModels,
+    handle: BinaryIO | Iterable[bytes],
+    batch_size: int = READ_LINES,
+    to_json=None,
 ) -> Iterator[list[tuple[int, dict[str, Any], str | None]]]:
     """The answers to a JSON Lines stream, one batch of at most ``batch_size`` lines at a time.
 
@@ -461,8 +464,13 @@ def answer_jsonl(
     time, sorted by length, so a large ``batch_size`` costs memory only, not padding. When
     ``handle`` has a ``waiting()`` method (:class:`PipeLines`) a batch is also answered as soon
     as the next line would have to wait for its writer: a live feed is answered as it comes.
+    ``models`` may be any object whose ``predict(texts)`` returns one answer per text (e.g.
+    :class:`trademl.sentiment.DeployedSentiment`), with ``to_json`` turning an answer into the
+    printed object (default :func:`to_prediction_json`).
     """
     from trademl.signals.evaluation import iter_jsonl, text_problem
+
+    to_json = to_json or to_prediction_json
 
     if batch_size < 1:
         raise ValueError(f"answer_jsonl: batch_size must be at least 1, not {batch_size}")
@@ -477,7 +485,7 @@ def answer_jsonl(
             if problem is not None:
                 out.append((line_no, {"line": line_no, "error": problem}, problem))
             else:
-                out.append((line_no, to_prediction_json(next(predictions)), None))
+                out.append((line_no, to_json(next(predictions)), None))
         pending.clear()
         return out
 

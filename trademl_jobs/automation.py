@@ -4,7 +4,13 @@ from datetime import timedelta
 
 import dagster as dg
 
-from trademl_jobs.jobs import GATE_ASSETS, MODEL_ASSETS, TRADE_LABEL_ASSETS, TRAINING_RUN_TAGS
+from trademl_jobs.jobs import (
+    GATE_ASSETS,
+    MODEL_ASSETS,
+    SENTIMENT_ASSETS,
+    TRADE_LABEL_ASSETS,
+    TRAINING_RUN_TAGS,
+)
 
 #: An artifact older than 4 hours is stale.
 FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=4))
@@ -28,9 +34,11 @@ DATASET_CONDITION = (
 #: Daily partitions downstream of ingest: label a day as soon as its messages land.
 PARTITION_CONDITION = dg.AutomationCondition.eager()
 
-#: The gate's and the trade-label model's training-side assets share the one training slot;
-#: gate_dataset is data.
-_MODELS = dg.AssetSelection.assets(*MODEL_ASSETS, *GATE_ASSETS[1:], *TRADE_LABEL_ASSETS)
+#: The gate's, the trade-label model's and the sentiment model's training-side assets share the
+#: one training slot; gate_dataset and sentiment_dataset are data.
+_MODELS = dg.AssetSelection.assets(
+    *MODEL_ASSETS, *GATE_ASSETS[1:], *TRADE_LABEL_ASSETS, *SENTIMENT_ASSETS[1:]
+)
 
 #: The explicit automation sensors (Dagster's implicit one starts stopped): data assets, and
 #: model assets, whose runs carry `resource=gpu` so that only one trains at a time.

@@ -19,7 +19,16 @@ from trademl_assets.ingest import (
     raw_messages,
     social_posts,
 )
-from trademl_assets.monitoring import drift_report
+from trademl_assets.monitoring import drift_report, sentiment_drift
+from trademl_assets.sentiment import (
+    active_learning_queue,
+    deployed_sentiment,
+    sentiment_dataset,
+    sentiment_eval_report,
+    sentiment_model,
+    sentiment_model_onnx,
+    sentiment_not_worse_than_champion,
+)
 from trademl_assets.signals import (
     human_labels,
     llm_labels,
@@ -43,10 +52,13 @@ from trademl_jobs.jobs import (
     ingest_job,
     monitoring_job,
     retrain_job,
+    sentiment_monitoring_job,
+    sentiment_retrain_job,
     trade_labels_job,
 )
 from trademl_jobs.schedules import daily_retrain_schedule, hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
+from trademl_jobs.sentiment import sentiment_drift_sensor
 from trademl_resources import default_resources
 
 
@@ -76,10 +88,23 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         ai_trade_labels,
         trade_label_model,
         drift_report,
+        sentiment_dataset,
+        sentiment_model,
+        sentiment_model_onnx,
+        sentiment_eval_report,
+        deployed_sentiment,
+        active_learning_queue,
+        sentiment_drift,
     ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),
-        asset_checks=[*ingest_checks, *signal_checks, *report_checks, gate_not_worse_than_champion],
+        asset_checks=[
+            *ingest_checks,
+            *signal_checks,
+            *report_checks,
+            gate_not_worse_than_champion,
+            sentiment_not_worse_than_champion,
+        ],
         jobs=[
             ingest_job,
             datasets_job,
@@ -87,9 +112,17 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
             gate_retrain_job,
             trade_labels_job,
             monitoring_job,
+            sentiment_retrain_job,
+            sentiment_monitoring_job,
         ],
         schedules=[hourly_ingest_schedule, daily_retrain_schedule],
-        sensors=[inbox_sensor, automation_sensor, model_automation_sensor, drift_sensor],
+        sensors=[
+            inbox_sensor,
+            automation_sensor,
+            model_automation_sensor,
+            drift_sensor,
+            sentiment_drift_sensor,
+        ],
         resources=resources if resources is not None else default_resources(),
     )
 

@@ -46,7 +46,13 @@ def run_demo() -> int:
         if not result.success:
             return 1
     job_seconds = {}
-    for job_name in ("datasets_job", "retrain_job", "gate_retrain_job"):
+    for job_name in (
+        "datasets_job",
+        "retrain_job",
+        "gate_retrain_job",
+        "sentiment_retrain_job",
+        "sentiment_monitoring_job",
+    ):
         t0 = time.monotonic()
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=RUN_LOGS
@@ -84,6 +90,9 @@ def run_demo() -> int:
     print_gold_headlines()
     print_gate_headlines(instance, job_seconds["gate_retrain_job"])
     print_drift_and_trade_labels(instance, days)
+    print_sentiment_headlines(
+        instance, job_seconds["sentiment_retrain_job"] + job_seconds["sentiment_monitoring_job"]
+    )
     print("\nsee it in the UI: make ui  (http://127.0.0.1:3000)")
     return 0
 
@@ -253,6 +262,37 @@ def print_drift_and_trade_labels(instance: dg.DagsterInstance, days: list[str]) 
             f"{t['naive_last_move_pnl_atr_per_trade']:+.2f}); beats both baselines: "
             f"{bool(t['beats_naive_next_close'] and t['beats_naive_last_move'])}"
         )
+
+
+def print_sentiment_headlines(instance: dg.DagsterInstance, job_seconds: float) -> None:
+    """VADER alone, SetFit alone and the ensemble on the held-out posts (issue 10's measure: the
+    ensemble must beat both on macro-F1), the INT8 parity, the queue and the drift check."""
+    r = _metadata(instance, "sentiment_eval_report")
+    m = _metadata(instance, "sentiment_model")
+    o = _metadata(instance, "sentiment_model_onnx")
+    q = _metadata(instance, "active_learning_queue")
+    d = _metadata(instance, "sentiment_drift")
+    if not r:
+        print("\nsentiment: no evaluation report")
+        return
+    print(
+        f"\nsentiment on {r['n_test']} held-out posts (macro-F1): VADER {r['vader_macro_f1']:.3f}, "
+        f"SetFit {r['setfit_macro_f1']:.3f}, ensemble {r['ensemble_macro_f1']:.3f} "
+        f"(beats both: {r['ensemble_beats_both']}; routing {r['routing']}; served "
+        f"{r['served_form']})"
+    )
+    print(
+        f"  trained in {m.get('train_seconds', 0):.0f} s on {m.get('n_train')} posts; INT8 agrees "
+        f"with torch on {o.get('int8_agreement')} of {o.get('parity_n')} test posts; "
+        f"{m.get('pseudo_labels_written')} pseudo-labels (accuracy on labelled posts at the same "
+        f"threshold {m.get('pseudo_label_accuracy_on_labelled')}); sentiment jobs {job_seconds:.0f} s"
+    )
+    print(
+        f"  active learning: {q.get('queued')} posts queued from {q.get('pool')} unlabelled "
+        f"({q.get('clusters')} clusters); ADWIN on {d.get('n')} newly labelled posts: drift "
+        f"{d.get('drift_detected')} (error rate {d.get('error_rate')})"
+    )
+    print('  ask it: trademl sentiment "BTC to the moon, loading more"')
 
 
 if __name__ == "__main__":

@@ -69,3 +69,30 @@ monitoring_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("drift_report"),
     description="Score one day's drift of the gate's features and predictions against its training data.",
 )
+
+#: Crowd sentiment: dataset (new ratings, human labels, pseudo-labels), SetFit training with
+#: replay, INT8 export, evaluation, promotion, and the next active-learning round. The sentiment
+#: drift sensor requests it; it holds the training slot like the other model jobs.
+SENTIMENT_ASSETS = (
+    "sentiment_dataset",
+    "sentiment_model",
+    "sentiment_model_onnx",
+    "sentiment_eval_report",
+    "deployed_sentiment",
+    "active_learning_queue",
+)
+
+sentiment_retrain_job = dg.define_asset_job(
+    "sentiment_retrain_job",
+    selection=dg.AssetSelection.assets(*SENTIMENT_ASSETS),
+    tags=TRAINING_RUN_TAGS,
+    description="Rebuild the sentiment dataset, retrain the VADER + SetFit model (70 % new / 30 % "
+    "replayed posts), export INT8, evaluate, promote if not worse, and queue the next labels.",
+)
+
+#: The deployed sentiment model's error stream through ADWIN (the sentiment drift sensor reads it).
+sentiment_monitoring_job = dg.define_asset_job(
+    "sentiment_monitoring_job",
+    selection=dg.AssetSelection.assets("sentiment_drift"),
+    description="Run ADWIN over the deployed sentiment model's errors on newly labelled posts.",
+)

