@@ -76,11 +76,13 @@ def test_public_surface_is_stable(resources):
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
+        "active_learning_queue",
         "ai_trade_labels",
         "candles",
         "classification_dataset",
         "deployed_gate",
         "deployed_models",
+        "deployed_sentiment",
         "drift_report",
         "gate_dataset",
         "gate_eval_report",
@@ -94,6 +96,11 @@ def test_public_surface_is_stable(resources):
         "onnx_gate",
         "raw_messages",
         "rule_labels",
+        "sentiment_dataset",
+        "sentiment_drift",
+        "sentiment_eval_report",
+        "sentiment_model",
+        "sentiment_model_onnx",
         "signal_classifier",
         "signal_classifier_eval_report",
         "signal_classifier_onnx",
@@ -108,6 +115,8 @@ def test_public_surface_is_stable(resources):
         "gate_retrain_job",
         "trade_labels_job",
         "monitoring_job",
+        "sentiment_retrain_job",
+        "sentiment_monitoring_job",
     }
     assert {(s.name, s.cron_schedule) for s in defs.schedules} == {
         ("hourly_ingest_schedule", "5 * * * *"),
@@ -119,8 +128,9 @@ def test_public_surface_is_stable(resources):
         "trademl_automation": dg.DefaultSensorStatus.RUNNING,
         "trademl_model_automation": dg.DefaultSensorStatus.RUNNING,
         "drift_sensor": dg.DefaultSensorStatus.RUNNING,
+        "sentiment_drift_sensor": dg.DefaultSensorStatus.RUNNING,
     }
-    for job in ("retrain_job", "gate_retrain_job", "trade_labels_job"):
+    for job in ("retrain_job", "gate_retrain_job", "trade_labels_job", "sentiment_retrain_job"):
         assert defs.resolve_job_def(job).tags["resource"] == "gpu", job
     model_sensor = next(s for s in defs.sensors if s.name == "trademl_model_automation")
     assert model_sensor.run_tags == {"resource": "gpu"}
