@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ _COIN_ONLY = re.compile(
     r"ETF|lists|delist|upgrade|unlock|halving|mainnet|deposits|withdrawals|fund\b|HODL|wagmi"
 )
 _WORD = re.compile(r"[A-Za-z]{5,}")
+_MOOD_NAMES = {1: "bearish", 2: "neutral", 3: "bullish"}
 
 
 @dataclass(frozen=True)
@@ -198,9 +200,19 @@ def compose_post(rng: random.Random, mood: int) -> ComposedPost:
 def write_social_posts(
     path: Path, *, seed: int, start_date: date, days: int, memes: list[Meme], n_posts: int = 1500
 ) -> tuple[int, int]:
-    """``social/posts.jsonl``; returns (posts, rated posts)."""
+    """``social/posts.jsonl``; returns (posts, rated posts).
+
+    About a third of the posts carry a meme whose chart shows the author's mood, each post its
+    own file while the pool lasts; a sarcastic post is likelier to carry one, and gets an ironic
+    meme: the caption says what the words say, the chart what the author means."""
     rng = random.Random(f"{seed}/social")
-    by_sentiment = {s: [m for m in memes if m.sentiment == s] for s in ("bullish", "bearish")}
+    # images come from their own stream, so the words, ratings and authors of a seed stay as
+    # they were before images followed sarcasm
+    image_rng = random.Random(f"{seed}/social/images")
+    pools: dict[tuple[str, bool], list[Meme]] = {}
+    for meme in memes:
+        pools.setdefault((meme.sentiment, meme.ironic), []).append(meme)
+    attached: Counter[tuple[str, bool]] = Counter()
     t0 = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
     times = sorted(rng.randrange(max(days, 1) * 86_400) for _ in range(n_posts))
     rated = 0
@@ -209,10 +221,17 @@ def write_social_posts(
             mood = rng.choices((1, 2, 3), weights=(30, 35, 35))[0]
             post = compose_post(rng, mood)
             image = None
-            # a meme shows what the author means, also where the words say the opposite
             if mood != NEUTRAL and rng.random() < 0.25:
-                pool = by_sentiment["bullish" if mood == 3 else "bearish"]
-                image = rng.choice(pool).file if pool else None
+                # what an earlier version drew here to pick its image: kept, so a seed's posts
+                # keep their words, ratings and authors
+                rng.randrange(12)
+            # a meme shows what the author means, also where the words say the opposite
+            if image_rng.random() < (0.6 if post.sarcastic else 0.3):
+                key = (_MOOD_NAMES[mood], post.sarcastic)
+                pool = pools.get(key) or pools.get((key[0], False))
+                if pool:
+                    image = pool[attached[key] % len(pool)].file
+                    attached[key] += 1
             # readers rate about half the posts; one in ten ratings disagrees with the author's
             # mood, and a reader who misses sarcasm rates what the words say
             rating = None
