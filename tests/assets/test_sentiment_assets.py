@@ -148,10 +148,15 @@ def _relabel_newest_wrongly(store: str, lake_root: Path) -> None:
         )
 
 
-def test_int8_gate_fails_the_asset_and_exports_nothing(resources):
+def test_int8_that_misses_parity_is_never_served(resources):
     defs = build_definitions(resources)
     config = _config()
-    config["ops"]["sentiment_model_onnx"]["config"]["min_agreement"] = 1.01  # never reachable
+    config["ops"]["sentiment_model_onnx"]["config"] = {
+        "min_agreement": 1.01,  # never reachable
+        "min_parity_posts": 200,
+        "require_int8": True,
+    }
+    registry = ModelRegistry(resources["registry"].root)
     with dg.instance_for_test() as instance:
         assert _run(defs, "ingest_job", instance, partition_key="2026-11-01").success
         result = _run(defs, "sentiment_retrain_job", instance, run_config=config)
@@ -159,11 +164,30 @@ def test_int8_gate_fails_the_asset_and_exports_nothing(resources):
         failure = next(
             e for e in result.all_events if e.event_type_value == "STEP_FAILURE"
         ).event_specific_data.error
-        assert "INT8 agrees with torch" in str(failure.message)
-        version = ModelRegistry(resources["registry"].root).list_versions("sentiment_model")[-1]
-        folder = Path(resources["registry"].root) / "sentiment_model" / "versions" / version
+        assert "INT8 agrees with torch on at most" in str(failure.message)
+        assert "require_int8 is set" in str(failure.message)
+        folder = registry.get("sentiment_model", registry.list_versions("sentiment_model")[-1]).path
         assert not (folder / "onnx").exists() and not (folder / ".onnx-tmp").exists()
-        assert ModelRegistry(resources["registry"].root).champion("sentiment_model") is None
+        assert registry.champion("sentiment_model") is None
+
+        # by default the fp32 graph is served instead, and the metadata says so
+        config["ops"]["sentiment_model_onnx"]["config"]["require_int8"] = False
+        result = _run(defs, "sentiment_retrain_job", instance, run_config=config)
+        assert result.success
+        onnx = _meta(result, "sentiment_model_onnx")
+        assert onnx["served"] == "onnx-fp32" and onnx["int8_scheme"] == "none"
+        assert [a["scheme"] for a in onnx["int8_attempts"]] == [
+            "full",
+            "ffn-down-fp32",
+            "reduce-range",
+        ]
+        champion = registry.champion("sentiment_model")
+        assert not (champion.path / "onnx" / "model.int8.onnx").exists()
+        assert (
+            DeployedSentiment(resources["registry"].root)
+            .predict(["up only"])[0]["model"]
+            .endswith("onnx-fp32")
+        )
 
 
 def test_not_worse_check_blocks_a_worse_challenger_and_passes_a_first_model(tmp_path):

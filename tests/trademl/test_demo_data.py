@@ -288,7 +288,7 @@ def test_social_posts_and_memes(demo: DemoSummary) -> None:
     assert all((root / p["image"]).exists() for p in posts if p["image"])
     labels = [json.loads(line) for line in (root / "memes/labels.jsonl").open(encoding="utf-8")]
     assert len(labels) == demo.memes >= 20
-    assert {m["sentiment"] for m in labels} == {"bullish", "bearish"}
+    assert {m["sentiment"] for m in labels} == {"bullish", "bearish", "neutral"}
     for meme in labels:
         with Image.open(root / meme["file"]) as img:
             assert img.format == "PNG" and img.size == (96, 96)

@@ -219,11 +219,10 @@ def sentiment_parity(
         if agreement >= min_int8_agreement:
             passed_scheme = scheme
             break
-        if scheme == "full":
-            scheme = "ffn-down-fp32"
+        following = {"full": "ffn-down-fp32", "ffn-down-fp32": "reduce-range"}
+        scheme = following.get(scheme)
+        if scheme is not None:
             quantize_int8(fp32_path, int8_path, scheme)
-        else:
-            scheme = None
     if passed_scheme is None:
         int8_path.unlink(missing_ok=True)
 
