@@ -160,7 +160,7 @@ def run_big(work: Path, steps: int, batch_size: int, keep: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny-steps", type=int, default=40)
+    parser.add_argument("--tiny-steps", type=int, default=300)
     parser.add_argument("--big-steps", type=int, default=4)
     parser.add_argument("--big-batch", type=int, default=1)
     parser.add_argument("--skip-big", action="store_true")

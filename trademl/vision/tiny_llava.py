@@ -1,7 +1,7 @@
 """A LLaVA built from config: a local directory (config, weights, tokenizer, image processor,
 processor) that ``load_base`` reads like any downloaded LLaVA, with nothing downloaded.
 
-The tiny default (4 M parameters at most, 32×32 images) trains on two CPU cores in seconds; the same
+The tiny default (172 k parameters, 32×32 images) trains on two CPU cores in seconds; the same
 builder at llava-1.5-7b dimensions (:data:`LLAVA_1_5_7B_DIMS`) is the GPU memory/speed check. The
 tokenizer is a WordPiece over a fixed vocabulary (the prompt and answer words, chart words, crypto
 slang, numbers, single characters for anything else) built locally with ``tokenizers``. A build is
