@@ -427,10 +427,13 @@ def test_partition_backfill_runs_on_the_daemon(stack, backfill):
 
 def test_lineage_page_renders_in_chromium(stack, backfill, chromium, artifact_dir):
     """The global asset lineage, rendered client-side: names in the DOM, and a screenshot kept."""
-    groups = sorted(
-        {n["groupName"] for n in stack.gql("{ assetNodes { groupName } }")["assetNodes"]}
-    )
-    assert {"ingest", "signals"} <= set(groups), groups
+    nodes = stack.gql("{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
+    group_of = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
+    assert {"ingest", "signals"} <= set(group_of.values()), group_of
+    # Only the groups that hold the names looked for are expanded: with every group open the
+    # graph outgrows the window (the sentiment and vision groups) and the UI culls or shrinks
+    # the nodes off screen, which says nothing about whether lineage renders.
+    groups = sorted({group_of[name] for name in ASSETS})
     group_ids = [f"global@global:{g}" for g in groups]
     group_ids += [f"{stack.repo['name']}@{stack.location}:{g}" for g in groups]
     url = stack.base + LINEAGE_PATH.format(groups=quote(",".join(group_ids), safe=""))
