@@ -67,6 +67,7 @@ _NO_MODELS = {
     "eval-signals": "only the rule parser can be scored",
     "models": "no models to list",
     "sentiment": "VADER alone answers (train and deploy the sentiment model with `make demo`)",
+    "meme": "the text alone answers (train and deploy the meme adapter with `make demo`)",
 }
 
 
@@ -153,6 +154,53 @@ def _cmd_sentiment(args: argparse.Namespace) -> int:
             print(json.dumps(model.predict([servable_text(args.text)])[0], ensure_ascii=False))
             return 0
         return _answer_lines(model, handle, name, args.batch_size, dict, "sentiment")
+
+
+def _cmd_meme(args: argparse.Namespace) -> int:
+    from trademl.serving import servable_text, stdin_lines
+
+    if (args.image is None) == (args.jsonl is None):
+        raise TradeMLError("meme: give either IMAGE (with --text) or --jsonl FILE")
+    if args.image is not None and args.text is None:
+        raise TradeMLError('meme: give the caption with --text "..." (an empty one is --text "")')
+    with contextlib.ExitStack() as stack:
+        handle, name = None, args.jsonl
+        if args.jsonl == "-":
+            handle, name = stdin_lines(sys.stdin.buffer), "<stdin>"
+        elif args.jsonl is not None:  # a bad path is refused before any model loads
+            from trademl.signals.evaluation import open_jsonl
+
+            handle = stack.enter_context(open_jsonl(args.jsonl))
+        from trademl.vision.runtime import DeployedMeme
+
+        meme = DeployedMeme(_models_root(args), base=args.base)
+        if handle is None:
+            path, problem = meme.check(args.image)
+            if problem is not None:  # refused before any model loads
+                raise TradeMLError(f"{args.image}: {problem}")
+        if meme.fallback_reason:
+            _note(args, f"{meme.fallback_reason}; the text model alone answers")
+        else:
+            _note(args, f"adapter {meme.version} on base {meme.base_name}")
+        if handle is None:
+            answer = meme.predict([str(path)], [servable_text(args.text)])[0]
+            print(json.dumps(answer, ensure_ascii=False))
+            return 0
+        from trademl.vision.runtime import answer_meme_jsonl
+
+        bad = 0
+        for batch in answer_meme_jsonl(meme, handle, batch_size=args.batch_size):
+            for line_no, answer, problem in batch:
+                if problem is not None:
+                    bad += 1
+                    print(f"{name}:{line_no}: {problem}", file=sys.stderr)
+                print(json.dumps(answer, ensure_ascii=False))
+            sys.stdout.flush()
+        if bad:
+            print(
+                f"trademl meme: {bad} bad line(s) in {name}, answered with errors", file=sys.stderr
+            )
+        return 1 if bad else 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -294,6 +342,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, default=None, help="onnxruntime threads")
     p.add_argument("--models", default=None, help=_MODELS_HELP)
     p.set_defaults(func=_cmd_sentiment)
+
+    p = sub.add_parser(
+        "meme",
+        help="mood and sarcasm of a meme (image + caption) from the deployed meme adapter",
+        description="Each answer is one JSON object: label (bearish, neutral, bullish), score "
+        "(in [-1, 1]: text, image and caption scores fused), confidence, sarcasm_probability, "
+        "sarcastic (text and image disagree), image (the adapter's own reading), text (the "
+        'sentiment model\'s), model ("llava_meme_adapter:<version>", or "text-only" when no '
+        "adapter is deployed), base (the LLaVA the adapter runs on) and note. The adapter loads "
+        "on first use; which base it runs on is also said on stderr.",
+    )
+    p.add_argument("image", nargs="?", help="the meme's image file (PNG, JPEG, WebP, ...)")
+    p.add_argument("--text", default=None, help="the post's caption or text")
+    p.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="JSON Lines with a string `text` and an optional `image` (a path, or null for a post "
+        "without one), `-` for stdin; one output line per input line, in order: the answer, or "
+        '{"line": N, "error": "..."} for a bad line or an image that fails its checks (missing, '
+        "corrupt, truncated, too large; also on stderr as FILE:N: ...). Exit status 0 when every "
+        "line was answered, 1 when some line was bad, 2 on a usage or fatal error",
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=64, help="lines answered at a time (default 64)"
+    )
+    p.add_argument(
+        "--base",
+        default=None,
+        help="a local LLaVA directory to run the adapter on instead of the base it recorded",
+    )
+    p.add_argument("--models", default=None, help=_MODELS_HELP)
+    p.set_defaults(func=_cmd_meme)
 
     p = sub.add_parser("models", help="list deployed model versions, or roll a champion back")
     p.add_argument("action", choices=("list", "rollback"))

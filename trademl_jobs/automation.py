@@ -10,6 +10,7 @@ from trademl_jobs.jobs import (
     SENTIMENT_ASSETS,
     TRADE_LABEL_ASSETS,
     TRAINING_RUN_TAGS,
+    VISION_ASSETS,
 )
 
 #: An artifact older than 4 hours is stale.
@@ -34,10 +35,11 @@ DATASET_CONDITION = (
 #: Daily partitions downstream of ingest: label a day as soon as its messages land.
 PARTITION_CONDITION = dg.AutomationCondition.eager()
 
-#: The gate's, the trade-label model's and the sentiment model's training-side assets share the
-#: one training slot; gate_dataset and sentiment_dataset are data.
+#: The gate's, the trade-label model's, the sentiment model's and the meme adapter's training-side
+#: assets share the one training slot; gate_dataset, sentiment_dataset, meme_dataset and
+#: meme_sentiment (a scoring pass) are data.
 _MODELS = dg.AssetSelection.assets(
-    *MODEL_ASSETS, *GATE_ASSETS[1:], *TRADE_LABEL_ASSETS, *SENTIMENT_ASSETS[1:]
+    *MODEL_ASSETS, *GATE_ASSETS[1:], *TRADE_LABEL_ASSETS, *SENTIMENT_ASSETS[1:], *VISION_ASSETS[1:4]
 )
 
 #: The explicit automation sensors (Dagster's implicit one starts stopped): data assets, and

@@ -44,6 +44,14 @@ from trademl_assets.signals import (
     signal_datasets,
     signal_review_queue,
 )
+from trademl_assets.vision import (
+    deployed_meme_adapter,
+    llava_meme_adapter,
+    llava_meme_adapter_eval_report,
+    llava_meme_adapter_not_worse_than_champion,
+    meme_dataset,
+    meme_sentiment,
+)
 from trademl_jobs.automation import apply_policies, automation_sensor, model_automation_sensor
 from trademl_jobs.drift import drift_sensor
 from trademl_jobs.jobs import (
@@ -55,6 +63,7 @@ from trademl_jobs.jobs import (
     sentiment_monitoring_job,
     sentiment_retrain_job,
     trade_labels_job,
+    vision_retrain_job,
 )
 from trademl_jobs.schedules import daily_retrain_schedule, hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
@@ -95,6 +104,11 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         deployed_sentiment,
         active_learning_queue,
         sentiment_drift,
+        meme_dataset,
+        llava_meme_adapter,
+        llava_meme_adapter_eval_report,
+        deployed_meme_adapter,
+        meme_sentiment,
     ]
     return dg.Definitions(
         assets=dg.map_asset_specs(apply_policies, assets),
@@ -104,6 +118,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
             *report_checks,
             gate_not_worse_than_champion,
             sentiment_not_worse_than_champion,
+            llava_meme_adapter_not_worse_than_champion,
         ],
         jobs=[
             ingest_job,
@@ -114,6 +129,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
             monitoring_job,
             sentiment_retrain_job,
             sentiment_monitoring_job,
+            vision_retrain_job,
         ],
         schedules=[hourly_ingest_schedule, daily_retrain_schedule],
         sensors=[

@@ -52,6 +52,7 @@ def run_demo() -> int:
         "gate_retrain_job",
         "sentiment_retrain_job",
         "sentiment_monitoring_job",
+        "vision_retrain_job",
     ):
         t0 = time.monotonic()
         result = defs.resolve_job_def(job_name).execute_in_process(
@@ -93,6 +94,7 @@ def run_demo() -> int:
     print_sentiment_headlines(
         instance, job_seconds["sentiment_retrain_job"] + job_seconds["sentiment_monitoring_job"]
     )
+    print_vision_headlines(instance, job_seconds["vision_retrain_job"])
     print("\nsee it in the UI: make ui  (http://127.0.0.1:3000)")
     return 0
 
@@ -293,6 +295,37 @@ def print_sentiment_headlines(instance: dg.DagsterInstance, job_seconds: float) 
         f"{d.get('drift_detected')} (error rate {d.get('error_rate')})"
     )
     print('  ask it: trademl sentiment "BTC to the moon, loading more"')
+
+
+def print_vision_headlines(instance: dg.DagsterInstance, job_seconds: float) -> None:
+    """The meme adapter's held-out accuracy next to the caption-only baseline and the majority
+    class (issue 11's measure), the fusion, and how the adapter was trained."""
+    a = _metadata(instance, "llava_meme_adapter")
+    r = _metadata(instance, "llava_meme_adapter_eval_report")
+    f = _metadata(instance, "meme_sentiment")
+    if not a:
+        print("\nmemes: no adapter")
+        return
+    print(
+        f"\nmeme adapter on {a['n_test']} held-out imaged posts (accuracy): adapter "
+        f"{a['heldout_accuracy']}, caption-only baseline {a['caption_only_accuracy']}, majority "
+        f"{a['majority_accuracy']} (beats both: {a['beats_caption_only_and_majority']})"
+    )
+    if r:
+        print(
+            f"  macro-F1: adapter {r.get('adapter_macro_f1')}, fusion {r.get('fusion_macro_f1')}, "
+            f"text model on the caption {r.get('text_model_macro_f1')}; sarcasm precision "
+            f"{r.get('sarcasm_precision')} recall {r.get('sarcasm_recall')} "
+            f"({r.get('sarcasm_known')} posts with a known flag)"
+        )
+    print(
+        f"  {a['mode']} on {a['base']} ({a['device']}): {a['steps']} steps in "
+        f"{a['train_seconds']:.1f} s, {a['trainable_params']:,} trainable parameters, peak "
+        f"{a['peak_memory_mb']:.0f} MB; meme_sentiment: {f.get('posts')} posts, "
+        f"{f.get('with_image')} with an image, {f.get('sarcastic')} flagged sarcastic; vision job "
+        f"{job_seconds:.0f} s"
+    )
+    print('  ask it: trademl meme var/demo_data/memes/<file>.png --text "to the moon"')
 
 
 if __name__ == "__main__":

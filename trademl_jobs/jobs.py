@@ -96,3 +96,22 @@ sentiment_monitoring_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("sentiment_drift"),
     description="Run ADWIN over the deployed sentiment model's errors on newly labelled posts.",
 )
+
+#: Memes: the imaged posts, the LLaVA (Q)LoRA adapter (on a GPU worker when the run lands on
+#: one: `resource=gpu`), its evaluation and promotion, and the text x image fusion per post.
+VISION_ASSETS = (
+    "meme_dataset",
+    "llava_meme_adapter",
+    "llava_meme_adapter_eval_report",
+    "deployed_meme_adapter",
+    "meme_sentiment",
+)
+
+vision_retrain_job = dg.define_asset_job(
+    "vision_retrain_job",
+    selection=dg.AssetSelection.assets(*VISION_ASSETS),
+    tags=TRAINING_RUN_TAGS,
+    description="Rebuild the meme dataset, train the LLaVA meme adapter (QLoRA on CUDA, LoRA on "
+    "CPU), evaluate it against the caption-only baselines and the champion, promote if not "
+    "worse, and fuse text and image sentiment per post.",
+)

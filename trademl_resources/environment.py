@@ -43,6 +43,7 @@ def default_resources() -> dict[str, object]:
             classifier_base=os.environ.get("TRADEML_CLASSIFIER_BASE") or None,
             ner_base=os.environ.get("TRADEML_NER_BASE") or None,
             sentiment_base=os.environ.get("TRADEML_SENTIMENT_BASE") or None,
+            vision_base=os.environ.get("TRADEML_VISION_BASE") or None,
         ),
         "message_sources": MessageSourcesResource(
             inbox=inbox, sql_url=sql_url, sql_table=os.environ.get("TRADEML_SQL_TABLE", "messages")

@@ -60,6 +60,9 @@ class TrainingResource(dg.ConfigurableResource):
     classifier_base: str | None = None
     ner_base: str | None = None
     sentiment_base: str | None = None
+    #: The meme adapter's base: a local LLaVA directory (e.g. llava-hf/llava-1.5-7b-hf on disk);
+    #: empty = the tiny LLaVA built from config (CPU, tests, the demo).
+    vision_base: str | None = None
     torch_threads: int | None = None
 
 

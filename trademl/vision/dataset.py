@@ -217,6 +217,16 @@ def read_meme_dataset(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "no meme dataset", "materialize meme_dataset first")
-    table = pd.read_parquet(path)
+    try:
+        table = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own errors for bytes that are not Parquet
+        raise InputError(
+            str(path),
+            f"not a readable Parquet file ({type(exc).__name__}: {exc})",
+            "materialize meme_dataset again",
+        ) from None
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(str(path), f"not a meme dataset: no column(s) {missing}")
     table["sarcastic"] = [None if pd.isna(v) else bool(v) for v in table["sarcastic"]]
     return table

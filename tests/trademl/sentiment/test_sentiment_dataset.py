@@ -44,7 +44,9 @@ def test_ratings_map_and_split_by_time():
     }
     assert set(labelled["label_source"]) == {"rating"}
     # the oldest train, the newest test
-    by_split = {s: labelled.loc[labelled["split"] == s, "ts"] for s in ("train", "validation", "test")}
+    by_split = {
+        s: labelled.loc[labelled["split"] == s, "ts"] for s in ("train", "validation", "test")
+    }
     assert by_split["train"].max() < by_split["validation"].min()
     assert by_split["validation"].max() < by_split["test"].min()
     assert stats["per_split"] == {"train": 12, "validation": 4, "test": 4, UNLABELLED: 20}
@@ -122,7 +124,12 @@ def test_labelling_store_latest_label_wins_and_bad_rows_are_rejected(tmp_path):
     con.close()
     labels, rejected = read_sentiment_labels(f"sqlite:///{db}")
     assert labels.to_dict("records") == [
-        {"post_id": "p1", "label": "bearish", "sarcastic": True, "labeled_at": "2026-11-03 10:00:00"}
+        {
+            "post_id": "p1",
+            "label": "bearish",
+            "sarcastic": True,
+            "labeled_at": "2026-11-03 10:00:00",
+        }
     ]
     assert sorted(r["reason"][:21] for r in rejected) == ["no post_id", "unknown sentiment lab"]
 

@@ -311,3 +311,25 @@ def test_qlora_code_path_runs_on_cpu_nf4(monkeypatch, tmp_path):
     reloaded = load_adapter(result.adapter_dir)
     assert reloaded.info["mode"] == "qlora"
     assert torch.allclose(result.adapter.logits(items[:4]), reloaded.logits(items[:4]), atol=1e-6)
+
+
+def test_flipped_items_swap_the_direction_and_the_sarcasm_it_implies(tmp_path):
+    from PIL import Image
+
+    from trademl.vision.adapter import flipped_items
+
+    path = tmp_path / "up.png"
+    img = Image.new("RGB", (4, 4), "black")
+    img.putpixel((0, 0), (255, 255, 255))  # top-left
+    img.save(path)
+    items = [
+        {"image_path": str(path), "caption": "moon", "label": "bullish", "sarcastic": False},
+        {"image_path": str(path), "caption": "moon", "label": "bearish", "sarcastic": True},
+        {"image_path": str(path), "caption": "zzz", "label": "neutral", "sarcastic": True},
+        {"image_path": str(path), "caption": "?", "label": "bullish", "sarcastic": None},
+    ]
+    flipped = flipped_items(items)
+    assert [f["label"] for f in flipped] == ["bearish", "bullish", "neutral", "bearish"]
+    assert [f["sarcastic"] for f in flipped] == [True, False, True, None]
+    assert flipped[0]["image"].getpixel((0, 3)) == (255, 255, 255)  # now bottom-left
+    assert [f["caption"] for f in flipped] == [i["caption"] for i in items]
