@@ -81,14 +81,19 @@ def test_public_surface_is_stable(resources):
         "candles",
         "classification_dataset",
         "deployed_gate",
+        "deployed_meme_adapter",
         "deployed_models",
         "deployed_sentiment",
         "drift_report",
         "gate_dataset",
         "gate_eval_report",
         "human_labels",
+        "llava_meme_adapter",
+        "llava_meme_adapter_eval_report",
         "llm_labels",
         "market_features",
+        "meme_dataset",
+        "meme_sentiment",
         "ner_dataset",
         "ner_extractor",
         "ner_extractor_eval_report",
@@ -117,6 +122,7 @@ def test_public_surface_is_stable(resources):
         "monitoring_job",
         "sentiment_retrain_job",
         "sentiment_monitoring_job",
+        "vision_retrain_job",
     }
     assert {(s.name, s.cron_schedule) for s in defs.schedules} == {
         ("hourly_ingest_schedule", "5 * * * *"),
@@ -130,7 +136,13 @@ def test_public_surface_is_stable(resources):
         "drift_sensor": dg.DefaultSensorStatus.RUNNING,
         "sentiment_drift_sensor": dg.DefaultSensorStatus.RUNNING,
     }
-    for job in ("retrain_job", "gate_retrain_job", "trade_labels_job", "sentiment_retrain_job"):
+    for job in (
+        "retrain_job",
+        "gate_retrain_job",
+        "trade_labels_job",
+        "sentiment_retrain_job",
+        "vision_retrain_job",
+    ):
         assert defs.resolve_job_def(job).tags["resource"] == "gpu", job
     model_sensor = next(s for s in defs.sensors if s.name == "trademl_model_automation")
     assert model_sensor.run_tags == {"resource": "gpu"}

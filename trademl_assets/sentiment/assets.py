@@ -102,6 +102,8 @@ class SentimentModelConfig(dg.Config):
     """SetFit on the shipped MiniLM (or ``TrainingResource.sentiment_base``), the VADER blend,
     continual learning. The launchpad can change any of these per run."""
 
+    #: 160 contrastive steps (~0.8-1 s each on 2 cores). Held-out demo macro-F1: 120 steps gave
+    #: SetFit 0.730 / ensemble 0.724 in 97 s, 160 steps 0.764 / 0.772 in 128-158 s.
     max_steps: int = 160
     num_iterations: int = 5
     batch_size: int = 16
