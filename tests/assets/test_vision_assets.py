@@ -119,6 +119,9 @@ def test_vision_graph_trains_evaluates_serves_rolls_back(demo_inbox, resources, 
             assert row in report["report"]
         assert Path(report["adapter_confusion_png"]).is_file()
         assert report["champion"] == "none"
+        assert report["fusion_beats_text_model"] == (
+            report["fusion_macro_f1"] >= report["text_model_macro_f1"]
+        )
         assert ModelRegistry(models).champion("llava_meme_adapter").version == version
 
         fused = _meta(first, "meme_sentiment")

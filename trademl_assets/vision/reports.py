@@ -117,9 +117,21 @@ def llava_meme_adapter_eval_report(
     markdown, pngs = meme_report(
         lake.lake().reports(MODEL_NAME), version, scores, sarcasm, champion_info, deltas, extra
     )
+    fusion_helps = bool(scores["fusion"]["macro_f1"] >= scores["text_model"]["macro_f1"])
+    if not fusion_helps:
+        context.log.warning(
+            f"llava_meme_adapter_eval_report: the fusion (macro-F1 {scores['fusion']['macro_f1']}) "
+            f"is below the text model alone ({scores['text_model']['macro_f1']}) on the test split: "
+            "the image score costs more than it adds; lower image_weight until the adapter beats "
+            "the caption-only baseline"
+        )
     context.add_output_metadata(
         {
             "report": dg.MetadataValue.md(markdown),
+            "fusion_beats_text_model": fusion_helps,
+            "adapter_beats_caption_only": bool(
+                scores["adapter"]["accuracy"] > scores["caption_only"]["accuracy"]
+            ),
             **{f"{k}_png": dg.MetadataValue.path(str(v)) for k, v in pngs.items()},
             "n_test": len(test),
             **{f"{name}_accuracy": s["accuracy"] for name, s in scores.items()},
