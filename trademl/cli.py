@@ -76,18 +76,12 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from trademl.serving import servable_text, stdin_lines, to_prediction_json
+    from trademl.serving import servable_text, to_prediction_json
 
     if (args.text is None) == (args.jsonl is None):
         raise TradeMLError("predict: give either TEXT or --jsonl FILE")
     with contextlib.ExitStack() as stack:
-        handle, name = None, args.jsonl
-        if args.jsonl == "-":
-            handle, name = stdin_lines(sys.stdin.buffer), "<stdin>"
-        elif args.jsonl is not None:  # a bad path is refused before any model loads
-            from trademl.signals.evaluation import open_jsonl
-
-            handle = stack.enter_context(open_jsonl(args.jsonl))
+        handle, name = _jsonl_input(args, stack)
         models = _deployed_models(args)
         if handle is None:
             pred = models.predict([servable_text(args.text)])[0]
@@ -111,14 +105,35 @@ def _deployed_models(args: argparse.Namespace):
     return models
 
 
+def _jsonl_input(args: argparse.Namespace, stack: contextlib.ExitStack):
+    """``(handle, name)`` of ``--jsonl``: stdin for ``-``, the opened file (a bad path refused
+    here, before any model loads), or ``(None, None)`` when the command got one text instead."""
+    from trademl.serving import stdin_lines
+
+    if args.jsonl == "-":
+        return stdin_lines(sys.stdin.buffer), "<stdin>"
+    if args.jsonl is not None:
+        from trademl.signals.evaluation import open_jsonl
+
+        return stack.enter_context(open_jsonl(args.jsonl)), args.jsonl
+    return None, None
+
+
 def _answer_lines(
     models, handle, name: str, batch_size: int, to_json=None, command: str = "predict"
 ) -> int:
     """Print one JSON line per input line; bad lines also go to stderr as ``FILE:N: problem``."""
     from trademl.serving import answer_jsonl
 
+    batches = answer_jsonl(models, handle, batch_size=batch_size, to_json=to_json)
+    return _print_answers(batches, name, command)
+
+
+def _print_answers(batches, name: str, command: str) -> int:
+    """Print each ``(line_no, answer, problem)`` of ``batches`` as one JSON line (bad ones also
+    on stderr as ``FILE:N: problem``); exit status 1 when some line was bad."""
     bad = 0
-    for batch in answer_jsonl(models, handle, batch_size=batch_size, to_json=to_json):
+    for batch in batches:
         for line_no, answer, problem in batch:
             if problem is not None:
                 bad += 1
@@ -133,18 +148,12 @@ def _answer_lines(
 
 
 def _cmd_sentiment(args: argparse.Namespace) -> int:
-    from trademl.serving import servable_text, stdin_lines
+    from trademl.serving import servable_text
 
     if (args.text is None) == (args.jsonl is None):
         raise TradeMLError("sentiment: give either TEXT or --jsonl FILE")
     with contextlib.ExitStack() as stack:
-        handle, name = None, args.jsonl
-        if args.jsonl == "-":
-            handle, name = stdin_lines(sys.stdin.buffer), "<stdin>"
-        elif args.jsonl is not None:  # a bad path is refused before any model loads
-            from trademl.signals.evaluation import open_jsonl
-
-            handle = stack.enter_context(open_jsonl(args.jsonl))
+        handle, name = _jsonl_input(args, stack)
         from trademl.sentiment.runtime import DeployedSentiment
 
         model = DeployedSentiment(_models_root(args), threads=args.threads)
@@ -157,20 +166,14 @@ def _cmd_sentiment(args: argparse.Namespace) -> int:
 
 
 def _cmd_meme(args: argparse.Namespace) -> int:
-    from trademl.serving import servable_text, stdin_lines
+    from trademl.serving import servable_text
 
     if (args.image is None) == (args.jsonl is None):
         raise TradeMLError("meme: give either IMAGE (with --text) or --jsonl FILE")
     if args.image is not None and args.text is None:
         raise TradeMLError('meme: give the caption with --text "..." (an empty one is --text "")')
     with contextlib.ExitStack() as stack:
-        handle, name = None, args.jsonl
-        if args.jsonl == "-":
-            handle, name = stdin_lines(sys.stdin.buffer), "<stdin>"
-        elif args.jsonl is not None:  # a bad path is refused before any model loads
-            from trademl.signals.evaluation import open_jsonl
-
-            handle = stack.enter_context(open_jsonl(args.jsonl))
+        handle, name = _jsonl_input(args, stack)
         from trademl.vision.runtime import DeployedMeme
 
         meme = DeployedMeme(_models_root(args), base=args.base)
@@ -188,19 +191,8 @@ def _cmd_meme(args: argparse.Namespace) -> int:
             return 0
         from trademl.vision.runtime import answer_meme_jsonl
 
-        bad = 0
-        for batch in answer_meme_jsonl(meme, handle, batch_size=args.batch_size):
-            for line_no, answer, problem in batch:
-                if problem is not None:
-                    bad += 1
-                    print(f"{name}:{line_no}: {problem}", file=sys.stderr)
-                print(json.dumps(answer, ensure_ascii=False))
-            sys.stdout.flush()
-        if bad:
-            print(
-                f"trademl meme: {bad} bad line(s) in {name}, answered with errors", file=sys.stderr
-            )
-        return 1 if bad else 0
+        batches = answer_meme_jsonl(meme, handle, batch_size=args.batch_size)
+        return _print_answers(batches, name, "meme")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

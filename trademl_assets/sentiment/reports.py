@@ -8,6 +8,7 @@ import dagster as dg
 
 from trademl.sentiment.dataset import read_dataset, split_of
 from trademl.sentiment.evaluation import PROMOTION_KEYS, evaluate_predictors, sentiment_report
+from trademl_assets.promotion import not_worse_check, promote_reported
 from trademl_assets.sentiment.assets import MODEL_NAME, dataset_path
 from trademl_resources import LakeResource, ModelRegistryResource
 
@@ -98,28 +99,8 @@ def sentiment_not_worse_than_champion(
 ) -> dg.AssetCheckResult:
     """The challenger's ensemble is not worse than the champion's by more than the registry's
     promotion margin (macro-F1 and accuracy on the same test split)."""
-    deltas = sentiment_eval_report["deltas"]
-    margin = registry.promotion_margin
-    worse = {k: v for k, v in deltas.items() if v is not None and -v > margin}
-    champion = sentiment_eval_report["champion"]
-    if champion is None:
-        description = "no champion to compare with: the first sentiment model passes"
-    elif worse:
-        description = f"worse than the champion {champion} by more than {margin}: " + ", ".join(
-            f"{k} {v:+.4f}" for k, v in worse.items()
-        )
-    else:
-        description = f"not worse than the champion {champion} on the test split"
-    return dg.AssetCheckResult(
-        passed=not worse,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=description,
-        metadata={
-            "challenger": sentiment_eval_report["version"],
-            "champion": champion or "none",
-            "margin": margin,
-            "deltas": deltas,
-        },
+    return not_worse_check(
+        sentiment_eval_report, registry.promotion_margin, "the first sentiment model"
     )
 
 
@@ -128,21 +109,4 @@ def deployed_sentiment(
     context: dg.AssetExecutionContext, sentiment_eval_report: dict, registry: ModelRegistryResource
 ) -> dict:
     """The champion sentiment model that `trademl sentiment` and DeployedSentiment serve."""
-    reg = registry.registry()
-    previous = reg.champion(MODEL_NAME)
-    report = sentiment_eval_report
-    reason = f"dagster run {context.run.run_id}; deltas {report['deltas'] or 'first model'}"
-    reg.promote(MODEL_NAME, report["version"], reason=reason)
-    context.log.info(
-        f"{MODEL_NAME}: champion is now {report['version']} "
-        f"(was {previous.version if previous else 'none'})"
-    )
-    context.add_output_metadata(
-        {"version": report["version"], "previous": previous.version if previous else "none"}
-    )
-    return {
-        "name": MODEL_NAME,
-        "version": report["version"],
-        "previous": previous.version if previous else None,
-        "path": str(reg.get(MODEL_NAME, report["version"]).path),
-    }
+    return promote_reported(context, registry, MODEL_NAME, sentiment_eval_report, "first model")

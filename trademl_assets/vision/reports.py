@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from trademl.vision.runtime import ADAPTER_DIR, FUSION_FILE, MODEL_NAME
+from trademl_assets.promotion import not_worse_check, promote_reported
 from trademl_assets.vision.assets import (
     _items,
     meme_dataset_path,
@@ -161,28 +162,8 @@ def llava_meme_adapter_not_worse_than_champion(
 ) -> dg.AssetCheckResult:
     """The challenger adapter (alone and fused) is not worse than the champion by more than the
     registry's promotion margin in macro-F1 on the same test split."""
-    report = llava_meme_adapter_eval_report
-    margin = registry.promotion_margin
-    worse = {k: v for k, v in report["deltas"].items() if v is not None and -v > margin}
-    champion = report["champion"]
-    if champion is None:
-        description = "no champion to compare with: the first meme adapter passes"
-    elif worse:
-        description = f"worse than the champion {champion} by more than {margin}: " + ", ".join(
-            f"{k} {v:+.4f}" for k, v in worse.items()
-        )
-    else:
-        description = f"not worse than the champion {champion} on the test split"
-    return dg.AssetCheckResult(
-        passed=not worse,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=description,
-        metadata={
-            "challenger": report["version"],
-            "champion": champion or "none",
-            "margin": margin,
-            "deltas": report["deltas"],
-        },
+    return not_worse_check(
+        llava_meme_adapter_eval_report, registry.promotion_margin, "the first meme adapter"
     )
 
 
@@ -193,21 +174,6 @@ def deployed_meme_adapter(
     registry: ModelRegistryResource,
 ) -> dict:
     """The champion meme adapter that `trademl meme` and DeployedMeme serve."""
-    reg = registry.registry()
-    previous = reg.champion(MODEL_NAME)
-    report = llava_meme_adapter_eval_report
-    reason = f"dagster run {context.run.run_id}; deltas {report['deltas'] or 'first adapter'}"
-    reg.promote(MODEL_NAME, report["version"], reason=reason)
-    context.log.info(
-        f"{MODEL_NAME}: champion is now {report['version']} "
-        f"(was {previous.version if previous else 'none'})"
+    return promote_reported(
+        context, registry, MODEL_NAME, llava_meme_adapter_eval_report, "first adapter"
     )
-    context.add_output_metadata(
-        {"version": report["version"], "previous": previous.version if previous else "none"}
-    )
-    return {
-        "name": MODEL_NAME,
-        "version": report["version"],
-        "previous": previous.version if previous else None,
-        "path": str(reg.get(MODEL_NAME, report["version"]).path),
-    }
