@@ -65,6 +65,7 @@ from trademl_jobs.jobs import (
     trade_labels_job,
     vision_retrain_job,
 )
+from trademl_jobs.profiles import executor_for_profile
 from trademl_jobs.schedules import daily_retrain_schedule, hourly_ingest_schedule
 from trademl_jobs.sensors import inbox_sensor
 from trademl_jobs.sentiment import sentiment_drift_sensor
@@ -140,6 +141,8 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
             sentiment_drift_sensor,
         ],
         resources=resources if resources is not None else default_resources(),
+        # TRADEML_PROFILE: multiprocess (local, production), Celery or Kubernetes (profiles.py).
+        executor=executor_for_profile(),
     )
 
 

@@ -17,8 +17,10 @@ from trademl.signals.model_reports import training_table
 from trademl.signals.ner_rows import load_ner_rows
 from trademl_resources import LakeResource, ModelRegistryResource, TrainingResource
 
-#: Training runs take the one `resource=gpu` slot of the run queue (see dagster.yaml).
-TRAINING_TAGS = {"resource": "gpu"}
+#: Training steps take the one `resource=gpu` slot of the run queue (see dagster.yaml) and, under
+#: the Celery profile, go to the workers listening on the `gpu` queue (`dagster-celery worker
+#: start -q gpu`); other executors ignore the queue tag.
+TRAINING_TAGS = {"resource": "gpu", "dagster-celery/queue": "gpu"}
 
 
 def _progress(context: dg.AssetExecutionContext, name: str):
