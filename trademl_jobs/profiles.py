@@ -98,14 +98,71 @@ def executor_for_profile(profile: str | None = None) -> dg.ExecutorDefinition:
 def k8s_executor_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """``k8s_job_executor`` config: one Job per step, GPU steps on GPU nodes.
 
-    Per-step pod settings come from the step's ``dagster-k8s/config`` tag (see
-    trademl_assets.signals.models.TRAINING_TAGS); this sets what every step shares.
+    Every step shares the env config map and secret (``TRADEML_K8S_ENV_CONFIGMAP`` /
+    ``TRADEML_K8S_ENV_SECRET``). The training steps (the ops tagged ``resource: gpu``, see
+    trademl_assets.signals.models.TRAINING_TAGS) get their pod settings from
+    ``per_step_k8s_config``, keyed by op name, so no asset carries Kubernetes config and no
+    asset code changes per profile (tests/deploy/test_profiles.py fails if a ``resource: gpu`` op
+    is missing here):
+
+    - ``nvidia.com/gpu: TRADEML_K8S_GPUS_PER_STEP`` (default 1) as request and limit;
+    - ``node_selector`` from ``TRADEML_K8S_GPU_NODE_SELECTOR`` (``key=value,...``; default
+      ``nvidia.com/gpu.present=true``, the label NVIDIA's GPU operator puts on GPU nodes);
+    - a toleration for the taint ``TRADEML_K8S_GPU_TOLERATION`` (default ``nvidia.com/gpu``, the
+      taint GPU node pools usually carry; empty for none);
+    - the image ``TRADEML_K8S_GPU_IMAGE`` when set (the CUDA build of deploy/docker/Dockerfile),
+      else the code location's image.
+
+    ``tag_concurrency_limits`` runs at most ``TRADEML_K8S_GPU_STEPS_PER_RUN`` (default 1)
+    ``resource: gpu`` step at a time within a run, as the run queue does across runs.
     """
     env = os.environ if environ is None else environ
+    gpus = str(int(env.get("TRADEML_K8S_GPUS_PER_STEP") or 1))
+    selector_text = env.get("TRADEML_K8S_GPU_NODE_SELECTOR")
+    if selector_text is None:
+        selector_text = "nvidia.com/gpu.present=true"
+    node_selector = {}
+    for pair in filter(None, (p.strip() for p in selector_text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ProfileError(
+                f"TRADEML_K8S_GPU_NODE_SELECTOR={selector_text!r}: expected key=value[,key=value]"
+            )
+        node_selector[key.strip()] = value.strip()
+    taint = env.get("TRADEML_K8S_GPU_TOLERATION", "nvidia.com/gpu").strip()
+
+    # The ops that carry TRAINING_TAGS (resource: gpu), by op name (= asset name).
+    gpu_ops = (
+        "signal_classifier",
+        "ner_extractor",
+        "onnx_gate",
+        "sentiment_model",
+        "llava_meme_adapter",
+    )
+    container: dict[str, Any] = {
+        "resources": {"requests": {"nvidia.com/gpu": gpus}, "limits": {"nvidia.com/gpu": gpus}}
+    }
+    if env.get("TRADEML_K8S_GPU_IMAGE"):
+        container["image"] = env["TRADEML_K8S_GPU_IMAGE"]
+    pod_spec: dict[str, Any] = {}
+    if node_selector:
+        pod_spec["node_selector"] = node_selector
+    if taint:
+        pod_spec["tolerations"] = [{"key": taint, "operator": "Exists", "effect": "NoSchedule"}]
+    gpu_step = {"container_config": container, "pod_spec_config": pod_spec}
+
     config: dict[str, Any] = {
         "max_concurrent": int(env.get("TRADEML_K8S_MAX_CONCURRENT") or 8),
         "env_config_maps": [env.get("TRADEML_K8S_ENV_CONFIGMAP") or "trademl-env"],
         "env_secrets": [env.get("TRADEML_K8S_ENV_SECRET") or "trademl-secrets"],
+        "tag_concurrency_limits": [
+            {
+                "key": "resource",
+                "value": "gpu",
+                "limit": int(env.get("TRADEML_K8S_GPU_STEPS_PER_RUN") or 1),
+            }
+        ],
+        "per_step_k8s_config": {op: gpu_step for op in gpu_ops},
     }
     if env.get("TRADEML_K8S_JOB_NAMESPACE"):
         config["job_namespace"] = env["TRADEML_K8S_JOB_NAMESPACE"]
