@@ -1,6 +1,6 @@
 """Run one job of tests/integration/celery_location.py as a run worker would, in its own process.
 
-    python -m tests.integration.celery_runner JOB [PARTITION] [--in-process]
+    python -m tests.integration.celery_runner JOB [PARTITION] [--in-process] [--tag KEY=VALUE]...
 
 The instance is $DAGSTER_HOME's; the executor is TRADEML_PROFILE's (``--in-process`` forces
 Dagster's in-process executor, the reference run). Prints one JSON line: run_id, success.
@@ -16,9 +16,18 @@ from tests.integration import celery_location
 
 def main(argv: list[str]) -> int:
     in_process = "--in-process" in argv
-    args = [a for a in argv if a != "--in-process"]
+    tags: dict[str, str] = {}
+    args: list[str] = []
+    rest = iter(a for a in argv if a != "--in-process")
+    for arg in rest:
+        if arg == "--tag":
+            key, _, value = next(rest).partition("=")
+            tags[key] = value
+        else:
+            args.append(arg)
     job_fn = getattr(celery_location, args[0])
-    tags = {"dagster/partition": args[1]} if len(args) > 1 else {}
+    if len(args) > 1:
+        tags["dagster/partition"] = args[1]
     run_config = {"execution": {"config": {"in_process": {}}}} if in_process else {}
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(

@@ -388,3 +388,77 @@ def test_queued_training_runs_hold_the_gpu_slot_one_at_a_time(cluster):
         assert len(intervals) == 3
         for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
             assert start >= end, intervals
+
+
+def test_scheduled_ingest_overtakes_a_backfill_waiting_on_the_same_queue(cluster):
+    """One busy worker, a backfill's steps queued, then a scheduled ingest run's: the scheduled
+    run's steps (dagster-celery/run_priority from the schedule) jump the queue."""
+    from dagster import DagsterEventType
+
+    from trademl_jobs.profiles import INGEST_RUN_PRIORITY
+
+    cluster.env["TRADEML_TEST_SLOW_SECONDS"] = "25"  # the blocker: long enough to queue behind
+    cluster.start_worker("solo", "dagster")
+    runner = [sys.executable, "-m", "tests.integration.celery_runner"]
+
+    def submitted(instance, marker: str) -> str | None:
+        """run_id of the run tagged ``marker`` once its first steps are on the queue."""
+        for run in instance.get_runs():
+            if run.tags.get("test") != marker:
+                continue
+            for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
+                if entry.dagster_event.message.startswith("Submitting celery task"):
+                    return run.run_id
+        return None
+
+    def launch(args: list[str], marker: str, instance) -> str:
+        cluster.start([*runner, *args, "--tag", f"test={marker}"], f"run-{marker}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            run_id = submitted(instance, marker)
+            if run_id:
+                return run_id
+            time.sleep(0.5)
+        pytest.fail(f"run {marker} never queued a step")
+
+    with cluster.instance() as instance:
+        blocker = launch(["slow_copy", DEMO_DAYS[0]], "blocker", instance)
+        deadline = time.monotonic() + 120
+        while not worker_of_steps(instance, blocker).get("slow_message_copy"):
+            assert time.monotonic() < deadline, "the blocking step never started"
+            time.sleep(0.5)
+        backfill = launch(["ingest_job", DEMO_DAYS[1]], "backfill", instance)
+        scheduled = launch(
+            [
+                "ingest_job",
+                DEMO_DAYS[1],
+                "--tag",
+                f"dagster-celery/run_priority={INGEST_RUN_PRIORITY}",
+            ],
+            "scheduled",
+            instance,
+        )
+        # Both runs were waiting while the blocker still held the only worker.
+        assert not worker_of_steps(instance, backfill) and not worker_of_steps(instance, scheduled)
+        deadline = time.monotonic() + 240
+        while not all(
+            instance.get_run_by_id(r).is_finished for r in (blocker, backfill, scheduled)
+        ):
+            assert time.monotonic() < deadline, "runs did not finish"
+            time.sleep(1)
+        assert all(instance.get_run_by_id(r).is_success for r in (blocker, backfill, scheduled))
+
+        def executed_at(run_id: str) -> list[float]:
+            return [
+                e.timestamp
+                for e in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+                if "Celery worker" in e.dagster_event.engine_event_data.metadata
+            ]
+
+        # The scheduled run's waiting steps (the day's four sources) were all served before the
+        # backfill's first, although queued after it; later steps of both interleave as each
+        # run's executor submits them, and the scheduled run still finishes first.
+        first_backfill = min(executed_at(backfill))
+        assert sum(t < first_backfill for t in executed_at(scheduled)) >= 4
+        end = {r: instance.get_run_record_by_id(r).end_time for r in (backfill, scheduled)}
+        assert end[scheduled] < end[backfill]

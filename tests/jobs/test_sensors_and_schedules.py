@@ -68,6 +68,8 @@ def test_hourly_schedule_targets_todays_partition(resources):
     request = hourly_ingest_schedule.evaluate_tick(ctx).run_requests[0]
     assert request.partition_key == "2026-11-03"
     assert request.run_key == "hourly-2026-11-03T14"
+    # Ahead of backfills on the Celery queues (Redis serves lower numbers first: 5 - 4 = 1).
+    assert request.tags["dagster-celery/run_priority"] == "-4"
 
 
 def test_public_surface_is_stable(resources):
