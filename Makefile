@@ -22,9 +22,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# TRADEML_PROFILE=local|production|celery|k8s (deploy/README.md): the instance file to install.
+TRADEML_PROFILE ?= local
 instance:
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	if [ "$(TRADEML_PROFILE)" = local ]; then cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml; \
+	elif [ -f deploy/$(TRADEML_PROFILE)/dagster.yaml ]; then cp deploy/$(TRADEML_PROFILE)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml; \
+	else echo "TRADEML_PROFILE=$(TRADEML_PROFILE): no deploy/$(TRADEML_PROFILE)/dagster.yaml (k8s: the Helm chart writes the instance)" >&2; exit 2; fi
 
 demo-data: venv
 	$(VENV)/bin/trademl demo-data --out var/demo_data
