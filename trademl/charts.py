@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from trademl.lake import atomic_path
+from trademl.lake import atomic_path, lake_path
 
 _PALETTE = [
     (31, 119, 180),
@@ -27,9 +27,10 @@ def _font(size: int = 12):
 
 
 def _save(img: Image.Image, path: str | Path) -> Path:
+    path = lake_path(path, "chart")
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
-    return Path(path)
+    return path
 
 
 def confusion_matrix_png(

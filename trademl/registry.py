@@ -76,7 +76,17 @@ class ModelRegistry:
     """Versions, champion, promotion and rollback of named models under ``root``."""
 
     def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root)
+        text = os.fspath(root)
+        if text.lower().startswith(("file://", "local://")):
+            text = text.split("://", 1)[1]
+        elif "://" in text:
+            raise RegistryError(
+                f"model registry root {text!r}: the registry needs a POSIX file system (flock, "
+                "atomic rename), not an object store; set TRADEML_MODELS (or --models) to a local "
+                "folder or a shared mount (NFS, EFS, a ReadWriteMany volume) that every worker "
+                "and server sees; the lake itself can stay on the object store"
+            )
+        self.root = Path(text)
 
     # --- versions --------------------------------------------------------------------------------
 

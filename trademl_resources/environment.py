@@ -13,6 +13,11 @@ def trademl_home() -> Path:
     return Path(os.environ.get("TRADEML_HOME", "var"))
 
 
+def _join(root: str, name: str) -> str:
+    """``root/name`` for a folder or a URL (``Path`` would fold ``s3://`` into ``s3:/``)."""
+    return f"{root.rstrip('/')}/{name}" if "://" in root else str(Path(root) / name)
+
+
 def default_resources() -> dict[str, object]:
     """Resources for this environment.
 
@@ -33,7 +38,7 @@ def default_resources() -> dict[str, object]:
     return {
         "lake": LakeResource(root=lake),
         "registry": ModelRegistryResource(
-            root=os.environ.get("TRADEML_MODELS", str(Path(lake) / "models")),
+            root=os.environ.get("TRADEML_MODELS") or _join(lake, "models"),
             promotion_margin=float(os.environ.get("TRADEML_PROMOTION_MARGIN", "0.01")),
             gold_files=split_gold_paths(os.environ.get("TRADEML_GOLD")),
             gold_margin=float(os.environ.get("TRADEML_GOLD_MARGIN") or "0.01"),

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trademl.errors import InputError
-from trademl.ingest import partitions as partitions_mod
+from trademl import lake as lake_mod
 from trademl.ingest.market import (
     FEATURE_COLUMNS,
     ingest_candles,
@@ -238,7 +238,7 @@ def test_a_failing_rename_leaves_no_temp_file(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(partitions_mod.os, "replace", flaky_replace)
+    monkeypatch.setattr(lake_mod.os, "replace", flaky_replace)  # how a partition lands
     with pytest.raises(OSError):
         ingest_messages(iter(_two_day_rows()), lake)
     assert not no_leftovers(tmp_path / "lake")

@@ -2,10 +2,10 @@
 
 One pass over the rows, flat memory: rows are buffered per partition and flushed as Parquet row
 groups into a temporary file. When the pass ends every file is finished (closed) first, and only
-when all of them are, each is moved into place with ``os.replace``: a re-run replaces a partition
-atomically, and a run that fails, in the pass or while finishing, changes nothing and leaves no
-temporary file behind (only a failing rename, after others succeeded, can leave the earlier
-partitions replaced).
+when all of them are, each lands in one step (``os.replace`` on a local lake, one upload on an
+object store; see :mod:`trademl.lake`): a re-run replaces a partition atomically, and a run that
+fails, in the pass or while finishing, changes nothing and leaves no temporary file behind (only a
+failing rename or upload, after others succeeded, can leave the earlier partitions replaced).
 
 Accounting, per day: ``rows_in = accepted + quarantined + duplicates``. A quarantined row whose
 date could be read counts on its day (``quarantine/<asset>/date=<day>.parquet``); one without a
@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trademl.ingest.records import Quarantined, Skipped
-from trademl.lake import Lake
+from trademl.lake import Lake, LakePath, publish_file, staging_file
 
 UNDATED = "undated"
 _NOTES = (Quarantined, Skipped)
@@ -92,11 +90,11 @@ def _encodes(text: str) -> bool:
 
 
 class _PartitionSink:
-    def __init__(self, target: Path, schema: pa.Schema):
+    def __init__(self, target: LakePath, schema: pa.Schema):
         self.target = target
         self.schema = schema
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        # Local: a sibling, landed by rename; remote lake: local disk, landed by one upload.
+        self.tmp = staging_file(target)
         self.writer: pq.ParquetWriter | None = None
         self.columns: list[list[Any]] = [[] for _ in schema.names]
         self.repaired = 0  # rows whose strings had lone surrogates replaced
@@ -139,7 +137,7 @@ class _PartitionSink:
         self.writer.close()
 
     def publish(self) -> None:
-        os.replace(self.tmp, self.target)
+        publish_file(self.tmp, self.target)
 
     def abort(self) -> None:
         """Remove the temporary file; never raises (it runs while another error propagates)."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from trademl.lake import atomic_write_text
+from trademl.lake import atomic_write_text, lake_path
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class LabelCache:
         *,
         base_url: str,
     ):
-        self.directory = Path(directory)
+        self.directory = lake_path(directory, "LLM cache folder")
         self.base_url = normalize_base_url(base_url)
         self.model = model
         self.prompt_version = prompt_version

@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from trademl.lake import Lake
+from trademl.lake import Lake, read_table
 
 
 class CandlePrices:
@@ -55,7 +54,7 @@ class CandlePrices:
             path = self.lake.raw("candles", day.isoformat())
             table = None
             if path.exists():
-                df = pq.read_table(path, columns=["symbol", "open_time", "close"]).to_pandas()
+                df = read_table(path, columns=["symbol", "open_time", "close"]).to_pandas()
                 df = df.sort_values("open_time")
                 times = (
                     df["open_time"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from trademl.lake import Lake, atomic_path, atomic_write_text
+from trademl.lake import Lake, atomic_path, atomic_write_text, read_parquet, read_table
 from trademl.llm.redact import redact_record
 
 
@@ -21,7 +20,7 @@ def newest_messages(lake: Lake, limit: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for part in reversed(lake.partitions("raw", "rule_labels")):
-        table = pq.read_table(
+        table = read_table(
             lake.raw("rule_labels", part),
             columns=["source", "channel", "message_id", "date", "text"],
         )
@@ -94,4 +93,4 @@ def read_llm_labels(lake: Lake) -> list[dict[str, Any]]:
     path = lake.root / "labels" / "llm_labels.parquet"
     if not path.exists():
         return []
-    return pd.read_parquet(path).to_dict("records")
+    return read_parquet(path).to_dict("records")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from trademl.errors import InputError
-from trademl.lake import Lake, atomic_write_text
+from trademl.lake import Lake, atomic_write_text, read_parquet
 from trademl.monitoring.charts import distributions_png
 from trademl.monitoring.gate_drift import DriftResult, DriftSettings, gate_drift
 
@@ -33,8 +33,8 @@ def load_day_and_reference(lake: Lake, day: str) -> tuple[pd.DataFrame, pd.DataF
     dataset_path = lake.root / GATE_DATASET
     if not dataset_path.exists():
         raise InputError(str(dataset_path), "no gate dataset; materialize gate_dataset first")
-    current = pd.read_parquet(raw)
-    dataset = pd.read_parquet(dataset_path)
+    current = read_parquet(raw)
+    dataset = read_parquet(dataset_path)
     missing = [c for c in ("symbol", "ts", "label", "split") if c not in dataset.columns]
     if missing:
         raise InputError(str(dataset_path), f"missing columns {', '.join(missing)}")

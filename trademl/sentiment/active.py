@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from trademl.errors import InputError
-from trademl.lake import atomic_write_text
+from trademl.lake import atomic_write_text, lake_path
 from trademl.sentiment.labels import SENTIMENT_LABELS
 
 __all__ = ["entropy", "select_for_labelling", "write_queue_jsonl", "write_queue_table"]
@@ -186,7 +186,7 @@ def write_queue_jsonl(items: Sequence[dict[str, Any]], path: str | Path) -> Path
         + "\n"
         for r in items
     )
-    path = Path(path)
+    path = lake_path(path, "active-learning queue")
     atomic_write_text(path, "".join(lines))
     return path
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from trademl.errors import InputError
-from trademl.lake import atomic_write_text
+from trademl.lake import atomic_write_text, lake_path
 from trademl.sentiment.labels import PSEUDO, SENTIMENT_LABELS, check_label
 
 __all__ = ["ReplayBuffer", "pseudo_label_accuracy", "pseudo_labels", "training_mix"]
@@ -61,7 +61,7 @@ class ReplayBuffer:
     def __init__(self, path: str | Path | None = None, capacity: int = 2000, seed: int = 0):
         if int(capacity) < 1:
             raise ValueError(f"ReplayBuffer: capacity must be >= 1 (got {capacity})")
-        self.path = None if path is None else Path(path)
+        self.path = None if path is None else lake_path(path, "replay buffer")
         self.capacity = int(capacity)
         self.seed = int(seed)
         self._rng = random.Random(self.seed)
@@ -160,7 +160,7 @@ class ReplayBuffer:
         uniform). A file that cannot be read as a buffer is an :class:`InputError`, never an
         empty buffer: losing the replay history silently is worse than stopping.
         """
-        path = Path(path)
+        path = lake_path(path, "replay buffer")
         buf = cls(path, capacity=capacity, seed=seed)
         if not path.exists():
             return buf

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from trademl.errors import InputError
+from trademl.lake import lake_path, read_parquet
 from trademl.sentiment.labels import (
     HUMAN,
     PSEUDO,
@@ -62,9 +63,7 @@ def load_posts(lake) -> pd.DataFrame:
             "no social_posts partitions",
             "materialize social_posts first",
         )
-    frame = pd.concat(
-        [pd.read_parquet(lake.raw("social_posts", d)) for d in days], ignore_index=True
-    )
+    frame = pd.concat([read_parquet(lake.raw("social_posts", d)) for d in days], ignore_index=True)
     frame = frame.sort_values("date", kind="stable").drop_duplicates("post_id", keep="last")
     frame["text"] = [post_text(t, b) for t, b in zip(frame["title"], frame["body"], strict=True)]
     return frame.reset_index(drop=True)
@@ -247,7 +246,7 @@ def read_pseudo_labels(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, A
     import json
 
     rows, rejected = [], []
-    with open(path, "rb") as fh:
+    with lake_path(path, "pseudo-label file").open("rb") as fh:
         for line_no, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
@@ -268,18 +267,17 @@ def write_dataset(table: pd.DataFrame, path: str | Path) -> Path:
     """The table as Parquet, replaced atomically (ts as UTC timestamps)."""
     from trademl.lake import atomic_path
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = lake_path(path, "sentiment dataset")
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
     return path
 
 
 def read_dataset(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
+    path = lake_path(path, "sentiment dataset")
     if not path.is_file():
         raise InputError(str(path), "no sentiment dataset", "materialize sentiment_dataset first")
-    return pd.read_parquet(path)
+    return read_parquet(path)
 
 
 def split_of(table: pd.DataFrame, split: str | Sequence[str]) -> pd.DataFrame:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from trademl.errors import InputError
-from trademl.lake import atomic_path
+from trademl.lake import atomic_path, lake_path, parquet_file, read_table
 from trademl.signals.tokenize import bio_tags, word_tokens
 
 SPLITS = ("train", "validation", "test")
@@ -67,8 +66,11 @@ def export_datasets(
         raise ValueError(
             f"split fractions validation={validation_fraction}, test={test_fraction} must be in [0, 1) and sum below 1"
         )
-    files = [Path(f) for f in label_files]
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    files = [lake_path(f, "rule_labels file") for f in label_files]
+    total = 0
+    for f in files:
+        with parquet_file(f) as pf:
+            total += pf.metadata.num_rows
     if total == 0:
         raise InputError(
             "rule_labels",
@@ -93,7 +95,7 @@ def export_datasets(
                 writer = csv.writer(cfh)
                 writer.writerow(("text", "label", "split"))
                 for path in files:
-                    table = pq.read_table(path, columns=["date", "text", "label", "entities"])
+                    table = read_table(path, columns=["date", "text", "label", "entities"])
                     table = table.take(pc.sort_indices(table, sort_keys=[("date", "ascending")]))
                     for offset in range(0, table.num_rows, chunk_rows):
                         part = table.slice(offset, chunk_rows)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trademl.lake import atomic_path
+from trademl.lake import atomic_path, parquet_file
 from trademl.signals.parser import parse_signal
 
 SPAN_TYPE = pa.list_(
@@ -106,8 +106,7 @@ def label_partition(
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     counts: Counter = Counter()
-    source = pq.ParquetFile(src)
-    with atomic_path(dst) as tmp:
+    with parquet_file(src) as source, atomic_path(dst) as tmp:
         writer = pq.ParquetWriter(tmp, RULE_LABELS_SCHEMA, compression="zstd")
         try:
             for batch in source.iter_batches(batch_size=batch_rows):

@@ -16,7 +16,7 @@ import pandas as pd
 from trademl.charts import bars_png, confusion_matrix_png, curves_png
 from trademl.errors import InputError
 from trademl.labels import NON_SIGNAL, SIGNAL_CLASSES
-from trademl.lake import Lake, atomic_write_text
+from trademl.lake import Lake, atomic_write_text, read_csv
 from trademl.signals.merge import merge_labels
 
 
@@ -24,7 +24,7 @@ def training_table(lake: Lake) -> tuple[pd.DataFrame, dict[str, Any]]:
     """classification_data.csv relabelled by the LLM and human labels (human > LLM > rules)."""
     from trademl.llm.store import read_llm_labels
 
-    dataset = pd.read_csv(lake.export("classification_data.csv"), keep_default_na=False)
+    dataset = read_csv(lake.export("classification_data.csv"), keep_default_na=False)
     human_path = lake.root / "labels" / "human_labels.jsonl"
     human = (
         [json.loads(line) for line in human_path.read_text().splitlines()]

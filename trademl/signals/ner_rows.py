@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from trademl.lake import lake_path
+
 
 def load_ner_rows(
     path: str | Path, *, max_train_rows: int | None = None, seed: int = 13
@@ -14,7 +16,7 @@ def load_ner_rows(
     """All rows of ``path``; with ``max_train_rows``, the train split keeps every row that has an
     entity and fills the rest of the budget with entity-free rows (sampled, seeded)."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    with lake_path(path, "NER rows file").open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

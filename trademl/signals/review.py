@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from trademl.lake import atomic_write_text
+from trademl.lake import atomic_write_text, lake_path
 from trademl.signals.datasets import text_key
 
 __all__ = ["DISAGREE", "LLM_UNCONFIRMED", "UNCERTAIN", "rank_for_review", "write_review_queue"]
@@ -115,6 +115,6 @@ def write_review_queue(items: Sequence[dict[str, Any]], path: str | Path) -> Pat
         + "\n"
         for r in items
     )
-    path = Path(path)
+    path = lake_path(path, "review queue")
     atomic_write_text(path, "".join(lines))
     return path

@@ -204,9 +204,9 @@ def build_meme_dataset(
 
 def write_meme_dataset(table: pd.DataFrame, path: str | Path) -> Path:
     """The table as Parquet, replaced atomically."""
-    from trademl.lake import atomic_path
+    from trademl.lake import atomic_path, lake_path
 
-    path = Path(path)
+    path = lake_path(path, "meme dataset")
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
     return path
@@ -214,11 +214,13 @@ def write_meme_dataset(table: pd.DataFrame, path: str | Path) -> Path:
 
 def read_meme_dataset(path: str | Path) -> pd.DataFrame:
     """The table :func:`write_meme_dataset` wrote (``sarcastic`` back to True/False/None)."""
-    path = Path(path)
+    from trademl.lake import lake_path, read_parquet
+
+    path = lake_path(path, "meme dataset")
     if not path.is_file():
         raise InputError(str(path), "no meme dataset", "materialize meme_dataset first")
     try:
-        table = pd.read_parquet(path)
+        table = read_parquet(path)
     except Exception as exc:  # pyarrow raises its own errors for bytes that are not Parquet
         raise InputError(
             str(path),

@@ -6,7 +6,7 @@ import pandas as pd
 from trademl.gate.dataset import LabelSettings, build_gate_dataset
 from trademl.gate.model_dir import ParityError, build_gate_model
 from trademl.gate.training import NotEnoughData, TrainSettings
-from trademl.lake import Lake, atomic_path
+from trademl.lake import Lake, atomic_path, read_parquet
 from trademl_assets.signals.models import TRAINING_TAGS, _staging, _version_output
 from trademl_resources import LakeResource, ModelRegistryResource
 
@@ -27,7 +27,7 @@ def load_market_features(lake: Lake) -> pd.DataFrame:
     if not days:
         raise dg.Failure(f"gate_dataset: no market_features partitions under {lake.root / 'raw'}")
     return pd.concat(
-        [pd.read_parquet(lake.raw("market_features", d)) for d in days], ignore_index=True
+        [read_parquet(lake.raw("market_features", d)) for d in days], ignore_index=True
     )
 
 
@@ -104,7 +104,7 @@ def onnx_gate(
     registry: ModelRegistryResource,
 ) -> dict:
     """The trade gate (scaler + gradient boosting) as parity-checked ONNX, a registry version."""
-    table = pd.read_parquet(gate_dataset_path(lake.lake()))
+    table = read_parquet(gate_dataset_path(lake.lake()))
     params = config.model_dump()
     tolerance = params.pop("parity_tolerance")
     settings = TrainSettings(**params)

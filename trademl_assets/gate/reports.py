@@ -8,6 +8,7 @@ import pandas as pd
 from trademl.gate import Gate
 from trademl.gate.evaluation import EvalSettings, evaluate_gate
 from trademl.gate.report import gate_report
+from trademl.lake import read_parquet
 from trademl_assets.gate.assets import MODEL_NAME, gate_dataset_path
 from trademl_assets.signals.reports import _md, _not_worse
 from trademl_resources import LakeResource, ModelRegistryResource
@@ -36,7 +37,7 @@ def gate_eval_report(
     registry: ModelRegistryResource,
 ) -> dict:
     """AUC (bootstrap interval), F1 at the threshold, calibration and a gated-strategy backtest vs the champion."""
-    test = pd.read_parquet(gate_dataset_path(lake.lake()))
+    test = read_parquet(gate_dataset_path(lake.lake()))
     test = test[test["split"] == "test"]
     settings = EvalSettings(config.threshold, config.cost_bps, config.bootstrap)
     path = Path(onnx_gate["path"])

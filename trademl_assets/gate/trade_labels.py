@@ -8,7 +8,7 @@ import pandas as pd
 
 from trademl.gate.ai_labels import SampleSettings, label_points
 from trademl.gate.trade_labels import train_trade_label_model, write_report
-from trademl.lake import Lake, atomic_path, atomic_write_text
+from trademl.lake import Lake, atomic_path, atomic_write_text, read_parquet
 from trademl_resources import LakeResource, LLMResource, ModelRegistryResource
 
 LABELS_PATH = ("labels", "ai_trade_labels.parquet")
@@ -41,7 +41,7 @@ def read_candles(lake: Lake, days: int) -> pd.DataFrame:
         raise dg.Failure(
             f"no candles partitions under {lake.root / 'raw' / 'candles'}; ingest first"
         )
-    return pd.concat([pd.read_parquet(lake.raw("candles", p)) for p in parts], ignore_index=True)
+    return pd.concat([read_parquet(lake.raw("candles", p)) for p in parts], ignore_index=True)
 
 
 def _endpoint(llm: LLMResource):
@@ -125,7 +125,7 @@ def trade_label_model(
     import joblib
 
     store = lake.lake()
-    labels = pd.read_parquet(store.root.joinpath(*LABELS_PATH))
+    labels = read_parquet(store.root.joinpath(*LABELS_PATH))
     used = json.loads(store.root.joinpath(*SETTINGS_PATH).read_text())
     days = used.pop("days")
     model = train_trade_label_model(

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from trademl.ingest.market import FEATURE_COLUMNS
+from trademl.lake import read_parquet
 from trademl.quality import Expect, validate_frame
 from trademl_assets.partitions import daily_partitions
 from trademl_resources import LakeResource
@@ -24,7 +25,7 @@ def gx_check_result(df: pd.DataFrame, expectations: list[Expect], name: str) -> 
 
 
 def _partition(lake: LakeResource, asset: str, partition: str) -> pd.DataFrame:
-    return pd.read_parquet(lake.lake().raw(asset, partition))
+    return read_parquet(lake.lake().raw(asset, partition))
 
 
 @dg.asset_check(asset="raw_messages", blocking=True, partitions_def=daily_partitions)

@@ -1,9 +1,9 @@
 """Checks on the signal training files: a bad dataset must never reach training (blocking)."""
 
 import dagster as dg
-import pandas as pd
 
 from trademl.labels import SIGNAL_CLASSES
+from trademl.lake import read_csv
 from trademl.quality import Expect
 from trademl.signals.datasets import SPLITS
 from trademl_assets.ingest.checks import gx_check_result
@@ -13,7 +13,7 @@ from trademl_resources import LakeResource
 @dg.asset_check(asset="classification_dataset", blocking=True)
 def classification_dataset_valid(lake: LakeResource) -> dg.AssetCheckResult:
     """Known labels and splits, no empty text, and no message text in two splits."""
-    df = pd.read_csv(lake.lake().export("classification_data.csv"), keep_default_na=False)
+    df = read_csv(lake.lake().export("classification_data.csv"), keep_default_na=False)
     result = gx_check_result(
         df,
         [

@@ -35,9 +35,10 @@ def _progress(context: dg.AssetExecutionContext, name: str):
 
 @contextlib.contextmanager
 def _staging(lake: LakeResource, name: str) -> Iterator[Path]:
-    """A scratch folder under the lake's models/_staging for one training run; always removed
-    (the registry copies what it keeps)."""
-    root = lake.lake().models() / "_staging"
+    """A scratch folder for one training run: under the lake's models/_staging (on local disk
+    for a remote lake, :meth:`~trademl.lake.Lake.scratch`); always removed (the registry copies
+    what it keeps)."""
+    root = lake.lake().scratch("models", "_staging")
     root.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
     try:

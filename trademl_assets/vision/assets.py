@@ -32,7 +32,7 @@ def meme_sentiment_path(lake: LakeResource) -> Path:
 def tiny_base_cache(lake: LakeResource) -> Path:
     """Where the tiny LLaVA base is built (outside every registry version: it is rebuilt
     bit for bit from the spec the adapter records)."""
-    return lake.lake().root / "cache" / "tiny_llava"
+    return lake.lake().scratch("cache", "tiny_llava")
 
 
 class MemeDatasetConfig(dg.Config):
