@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import dagster as dg
 import pandas as pd
@@ -56,3 +57,23 @@ def lake_files(root: str) -> dict[str, bytes]:
 
 def table(data: bytes) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(data))
+
+
+def unversioned(name: str) -> str:
+    """A report's file name without its model version (a timestamp that differs per run)."""
+    return re.sub(r"\d{8}T\d{6,12}Z-[0-9a-f]{8}", "<version>", name)
+
+
+def assert_same_lake(expected: dict[str, bytes], got: dict[str, bytes]) -> None:
+    """The same files (model versions aside), equal tables and byte-identical exports.
+
+    The local lake's ``models/`` (the registry and the training scratch) is left out: a remote
+    lake keeps its scratch on local disk and its registry on a file system.
+    """
+    expected = {k: v for k, v in expected.items() if not k.startswith("models/")}
+    assert {unversioned(k) for k in got} == {unversioned(k) for k in expected}
+    for name, data in expected.items():
+        if name.endswith(".parquet") and name.startswith(("raw/", "quarantine/", "datasets/")):
+            pd.testing.assert_frame_equal(table(got[name]), table(data), obj=name)
+        elif name.startswith(("exports/", "labels/")) or name.endswith(".jsonl"):
+            assert got[name] == data, name
