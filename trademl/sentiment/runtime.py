@@ -44,13 +44,20 @@ VADER = "vader"
 class OnnxSentiment:
     """The exported sentiment graph (SetFit body + head): probabilities and embeddings.
 
+    ``graph``: a graph file to run instead of ``model.onnx`` / ``model.int8.onnx`` (the
+    quantization ladder's trial graphs), with this export's tokenizer and metadata.
+
     Tokenises with the ``tokenizers`` library from ``tokenizer.json`` (the tokenizer the model
     was trained with), truncates to the model's max_length, sorts the rows by length and pads
     each batch to its longest row; answers come back in input order.
     """
 
     def __init__(
-        self, onnx_dir: str | Path, prefer_int8: bool = True, threads: int | None = None
+        self,
+        onnx_dir: str | Path,
+        prefer_int8: bool = True,
+        threads: int | None = None,
+        graph: str | Path | None = None,
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -71,9 +78,11 @@ class OnnxSentiment:
         int8 = self.onnx_dir / ONNX_INT8_FILE
         fp32 = self.onnx_dir / ONNX_FP32_FILE
         self.path = int8 if prefer_int8 and int8.is_file() else fp32
+        if graph is not None:  # another graph of this export (quantization trials)
+            self.path = Path(graph)
         if not self.path.is_file():
             raise InputError(str(self.path), "no ONNX graph here", "re-run the export")
-        self.form = "onnx-int8" if self.path == int8 else "onnx-fp32"
+        self.form = "onnx-fp32" if self.path == fp32 else "onnx-int8"
         self.max_length = int(self.meta.get("max_length", 64))
         self.embedding_dim = int(self.meta.get("embedding_dim", 0))
 

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 #: What train_setfit writes beside the weights: the config (base_model included, which the
 #: registry records) and the training figures.
 METADATA_FILE = "trademl_sentiment.json"
+#: Beside the weights: a seeded sample of the training texts (at most CALIBRATION_SIZE), which
+#: the ONNX export's INT8 ladder calibrates on (trademl.sentiment.onnx); never held-out posts.
+CALIBRATION_FILE, CALIBRATION_SIZE = "calibration_texts.json", 256
 #: Bias of a class the head never saw: exp(-1e4) is 0 in float32 and float64.
 ABSENT_CLASS_BIAS = -1e4
 
@@ -303,6 +306,22 @@ def _check_training_data(texts: Sequence[str], labels: Sequence[str]) -> tuple[l
     return [safe_text(t) for t in texts], ids
 
 
+def calibration_sample(texts: Sequence[str], seed: int, n: int = CALIBRATION_SIZE) -> list[str]:
+    """A seeded sample of ``n`` of ``texts`` (all of them if fewer), in a shuffled order."""
+    order = np.random.default_rng(seed).permutation(len(texts))[:n]
+    return [str(texts[i]) for i in order]
+
+
+def read_calibration_texts(setfit_dir: str | Path) -> list[str]:
+    """The training-text sample train_setfit left in ``setfit_dir`` ([] for older models)."""
+    path = Path(setfit_dir) / CALIBRATION_FILE
+    try:
+        texts = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [t for t in texts if isinstance(t, str)] if isinstance(texts, list) else []
+
+
 def train_setfit(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -311,7 +330,8 @@ def train_setfit(
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> SetFitResult:
     """Train a SetFit sentiment model on ``texts`` labelled with SENTIMENT_LABELS strings and
-    save it to ``out_dir`` (``save_pretrained`` plus :data:`METADATA_FILE`).
+    save it to ``out_dir`` (``save_pretrained`` plus :data:`METADATA_FILE` and
+    :data:`CALIBRATION_FILE`).
 
     ``progress`` gets dicts with ``phase`` ("embedding" with step, max_steps, loss; "head";
     "done" with seconds and steps). No checkpoints are written anywhere.
@@ -405,6 +425,7 @@ def train_setfit(
             indent=2,
         )
     )
+    (out / CALIBRATION_FILE).write_text(json.dumps(calibration_sample(x, cfg.seed)))
     report(
         {"phase": "done", "step": record["steps"], "seconds": seconds, "loss": record.get("loss")}
     )
