@@ -21,7 +21,10 @@ def _join(root: str, name: str) -> str:
 def default_resources() -> dict[str, object]:
     """Resources for this environment.
 
-    ``TRADEML_LAKE`` (default ``$TRADEML_HOME/lake``), ``TRADEML_INBOX`` (default
+    ``TRADEML_LAKE`` (default ``$TRADEML_HOME/lake``; a folder or an fsspec URL such as
+    ``s3://bucket/lake``, see :mod:`trademl.lake`), ``TRADEML_MODELS`` (the registry: default
+    ``$TRADEML_LAKE/models``, which must be set to a folder when the lake is a URL),
+    ``TRADEML_INBOX`` (default
     ``$TRADEML_HOME/demo_data``), ``TRADEML_SQL_URL`` (default: the labelling store
     ``labeling.sqlite`` in the inbox; set it empty to read no SQL table), ``TRADEML_SQL_TABLE``,
     ``TRADEML_GOLD`` (gold-format JSONL files for the promotion gate, separated by ``os.pathsep``

@@ -269,6 +269,14 @@ def test_helm_values_k8s_run_launcher_postgres_and_gpu_queue():
     env = _deployment_env()
     assert env["TRADEML_PROFILE"] == "k8s"
     assert env["TRADEML_LAKE"].startswith("s3://")
+    # The registry is on a file system every pod mounts, since it cannot live in the bucket.
+    from trademl.registry import ModelRegistry, RegistryError
+
+    with pytest.raises(RegistryError):
+        ModelRegistry(env["TRADEML_LAKE"] + "/models")
+    mounts = {m["mountPath"]: m["name"] for m in deployment["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment["volumes"]}
+    assert volumes[mounts[env["TRADEML_MODELS"]]]["persistentVolumeClaim"]["claimName"]
 
 
 def _dockerfile_tags() -> list[str]:

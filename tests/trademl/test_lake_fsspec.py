@@ -126,3 +126,19 @@ def test_graph_writes_the_same_lake_on_memory_and_file_urls(
     ingest_and_exports.pop("quarantine/gate_dataset/rows.parquet")
     assert_same_lake(ingest_and_exports, lake_files(str(tmp_path / "file-url")))
     assert list((scratch / "staging").iterdir()) == []
+
+
+def test_a_url_lake_from_the_environment(monkeypatch, tmp_path, memory_root):
+    """TRADEML_LAKE as a URL: the lake resource is on the store, the registry default under it is
+    refused with what to set, and TRADEML_MODELS puts the registry on a file system."""
+    from trademl_resources import default_resources
+
+    monkeypatch.setenv("TRADEML_LAKE", memory_root)
+    monkeypatch.delenv("TRADEML_MODELS", raising=False)
+    res = default_resources()
+    assert res["lake"].lake().remote
+    assert res["registry"].root == f"{memory_root}/models"
+    with pytest.raises(RegistryError, match="TRADEML_MODELS"):
+        res["registry"].registry()
+    monkeypatch.setenv("TRADEML_MODELS", str(tmp_path / "models"))
+    assert default_resources()["registry"].registry().root == tmp_path / "models"
