@@ -16,7 +16,19 @@ held-out posts, which decides the INT8 scheme. Then, on the same held-out posts:
 Batch 1 is one call per post (the bot's latency case), batch 64 one call per 64 posts.
 Goals: INT8 / torch >= 3x posts/s at batch 1; INT8 agrees with torch on >= 99.5 % of posts.
 
+Then every INT8 scheme of the ladder (``SENTIMENT_INT8_SCHEMES``), each quantized on its own
+whether or not the gate reached it, beside fp32: class agreement with torch on the held-out
+posts (flips, and how many of them were near-ties: torch top-2 margin < 0.02), MB on disk and
+ms a post at batch 1 (``--no-schemes`` skips this table).
+
+``--demo`` takes the demo's own posts instead of generated ones: the forum posts and labels
+``make demo`` generates (seed 7), split by ``build_sentiment_dataset`` as ``sentiment_dataset``
+does; SetFit trains on the train split (as a first ``sentiment_model`` run does) and the
+held-out posts are the test split (161 posts), the parity set of ``sentiment_model_onnx``
+before its top-up.
+
     .venv/bin/python benchmarks/bench_sentiment.py
+    .venv/bin/python benchmarks/bench_sentiment.py --demo
     .venv/bin/python benchmarks/bench_sentiment.py --model var/lake/models/.../setfit --eval 2000
 """
 
@@ -123,6 +135,125 @@ def accuracy(pred: Sequence[str], gold: Sequence[str]) -> float:
     return float(np.mean([p == g for p, g in zip(pred, gold, strict=True)]))
 
 
+def demo_posts(work: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+    """``(train texts, train labels, test texts, test labels)`` of the demo's sentiment dataset."""
+    from datetime import date
+
+    from trademl.demo.labeling_store import write_labeling_store
+    from trademl.demo.memes import write_memes
+    from trademl.demo.social import read_posts, write_social_posts
+    from trademl.ingest.market import ingest_social_posts, read_social_posts
+    from trademl.lake import Lake
+    from trademl.sentiment.dataset import (
+        build_sentiment_dataset,
+        load_posts,
+        read_sentiment_labels,
+        split_of,
+    )
+
+    data, start = work / "demo_data", date(2026, 11, 1)  # generate_demo_data's defaults
+    posts_file, store = data / "social" / "posts.jsonl", data / "labeling.sqlite"
+    memes = write_memes(data, seed=7)
+    write_social_posts(posts_file, seed=7, start_date=start, days=4, memes=memes)
+    write_labeling_store(store, seed=7, start_date=start, days=4, posts=read_posts(posts_file))
+    lake = Lake(work / "lake")
+    ingest_social_posts(read_social_posts([posts_file]), lake)
+    human, _ = read_sentiment_labels(f"sqlite:///{store}")
+    table, _ = build_sentiment_dataset(load_posts(lake), human, None)
+    train, test = split_of(table, "train"), split_of(table, "test")
+    return (
+        train["text"].tolist(),
+        train["label"].tolist(),
+        test["text"].tolist(),
+        test["label"].tolist(),
+    )
+
+
+def ms_per_post(model, texts: Sequence[str]) -> float:
+    """Milliseconds a post at batch 1 (after a warm-up of 5 posts)."""
+    for text in texts[:5]:
+        model.predict_proba([text], 1)
+    start = time.perf_counter()
+    for text in texts:
+        model.predict_proba([text], 1)
+    return 1000 * (time.perf_counter() - start) / len(texts)
+
+
+def scheme_table(onnx_dir: Path, ref, texts, calibration, timed) -> list[dict]:
+    """fp32 and every INT8 scheme of the ladder, each quantized on its own (scratch copies of
+    the export): agreement with ``ref`` on ``texts``, flips, near-tie flips, MB, ms/post."""
+    from trademl.sentiment.onnx import (
+        NEAR_TIE_MARGIN,
+        SENSITIVE,
+        SENTIMENT_INT8_SCHEMES,
+        quantize_sentiment_int8,
+    )
+    from trademl.sentiment.runtime import ONNX_FP32_FILE, ONNX_INT8_FILE, OnnxSentiment
+
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    margins = top2[:, 1] - top2[:, 0]
+    scratch = onnx_dir.parent / "schemes"
+    rows = []
+    for scheme in ("fp32", *SENTIMENT_INT8_SCHEMES):
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.copytree(onnx_dir, scratch, ignore=shutil.ignore_patterns(ONNX_INT8_FILE))
+        row: dict = {"scheme": scheme}
+        if scheme == "fp32":
+            graph = scratch / ONNX_FP32_FILE
+        elif scheme == SENSITIVE and not calibration:
+            rows.append({**row, "skipped": "no calibration texts"})
+            continue
+        else:
+            t0 = time.perf_counter()
+            info = quantize_sentiment_int8(scratch, scheme, calibration)
+            row["quantize_s"] = round(time.perf_counter() - t0, 1)
+            if "excluded" in info:
+                row["fp32_nodes"] = len(info["excluded"])
+                row["calibration_passed"] = info["passed"]
+            graph = scratch / ONNX_INT8_FILE
+        model = OnnxSentiment(scratch, graph=graph)
+        probs = model.predict_proba(texts)
+        flipped = ref.argmax(1) != probs.argmax(1)
+        row.update(
+            agreement=float(np.mean(~flipped)),
+            flips=int(flipped.sum()),
+            near_tie_flips=int(np.sum(flipped & (margins < NEAR_TIE_MARGIN))),
+            max_abs_prob_diff=float(np.abs(probs - ref).max()),
+            mb=graph.stat().st_size / 2**20,
+            ms_per_post=ms_per_post(model, timed),
+        )
+        rows.append(row)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return rows
+
+
+def print_scheme_table(rows: list[dict], n: int, near_ties: int, min_margin: float) -> None:
+    fp32 = next(r for r in rows if r["scheme"] == "fp32")
+    print(
+        f"\nINT8 schemes beside fp32 on the {n} held-out posts ({near_ties} near-ties: torch "
+        f"top-2 margin < 0.02; smallest {min_margin:.4f}); one flip costs {1 / n:.4f}:"
+    )
+    print(
+        f"{'scheme':<16} {'agreement':>9} {'flips':>5} {'near-tie':>8} {'max|dp|':>8} "
+        f"{'MB':>6} {'ms/post':>8} {'vs fp32':>8}  gate"
+    )
+    for r in rows:
+        if "skipped" in r:
+            print(f"{r['scheme']:<16} skipped: {r['skipped']}")
+            continue
+        gate = (
+            ""
+            if r["scheme"] == "fp32"
+            else ("pass" if r["agreement"] >= AGREEMENT_GOAL else "FAIL")
+        )
+        extra = f" ({r['fp32_nodes']} nodes fp32)" if "fp32_nodes" in r else ""
+        print(
+            f"{r['scheme']:<16} {r['agreement']:>9.4f} {r['flips']:>5} {r['near_tie_flips']:>8} "
+            f"{r['max_abs_prob_diff']:>8.4f} {r['mb']:>6.1f} {r['ms_per_post']:>8.2f} "
+            f"{fp32['ms_per_post'] / r['ms_per_post']:>7.2f}x  {gate}{extra}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="a saved SetFit dir (skip training)")
@@ -130,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", type=int, default=1000, help="held-out posts (parity, rates)")
     parser.add_argument("--n1", type=int, default=300, help="posts timed at batch 1")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--demo", action="store_true", help="the demo's posts and test split")
+    parser.add_argument("--no-schemes", action="store_true", help="skip the INT8 scheme table")
     args = parser.parse_args(argv)
 
     from trademl.registry import ModelRegistry
@@ -139,19 +272,23 @@ def main(argv: list[str] | None = None) -> int:
     from trademl.sentiment.setfit_model import SetFitConfig, load_setfit, train_setfit
     from trademl.sentiment.vader import vader_compound, vader_labels
 
-    eval_texts, eval_labels = make_posts(args.eval, args.seed + 1)
     with tempfile.TemporaryDirectory(prefix="bench_sentiment-") as tmp:
         work = Path(tmp)
+        if args.demo:
+            texts, labels, eval_texts, eval_labels = demo_posts(work)
+            print(f"demo posts: {len(texts)} train, {len(eval_texts)} held out (the test split)")
+        else:
+            texts, labels = make_posts(args.train, args.seed)
+            eval_texts, eval_labels = make_posts(args.eval, args.seed + 1)
         if args.model:
             setfit_dir = Path(args.model)
             print(f"model: {setfit_dir} (given)")
         else:
             setfit_dir = work / "setfit"
-            texts, labels = make_posts(args.train, args.seed)
             result = train_setfit(texts, labels, setfit_dir, SetFitConfig())
             print(
                 f"trained SetFit (default config: {result.steps} steps) on {result.n_train} "
-                f"generated posts in {result.seconds:.1f} s wall, {result.cpu_seconds:.1f} s CPU"
+                f"{'demo' if args.demo else 'generated'} posts in {result.seconds:.1f} s wall, {result.cpu_seconds:.1f} s CPU"
             )
         version_dir = work / "version"
         onnx_dir = version_dir / ONNX_DIR
@@ -235,7 +372,20 @@ def main(argv: list[str] | None = None) -> int:
             f"load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
             f"{os.cpu_count()} cores (other work on the machine slows every row)"
         )
-        print(json.dumps({"parity": parity, "rates": rows, "accuracy": quality}, default=float))
+        schemes = []
+        if not args.no_schemes:
+            from trademl.sentiment.setfit_model import read_calibration_texts
+
+            schemes = scheme_table(
+                onnx_dir, ref, eval_texts, read_calibration_texts(setfit_dir), one
+            )
+            print_scheme_table(schemes, len(eval_texts), parity["near_ties"], parity["min_margin"])
+        print(
+            json.dumps(
+                {"parity": parity, "rates": rows, "accuracy": quality, "schemes": schemes},
+                default=float,
+            )
+        )
     return 0
 
 

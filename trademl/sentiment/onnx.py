@@ -54,10 +54,21 @@ MIN_INT8_AGREEMENT = 0.995
 #: >= the gate's share and moves no probability by more than SENSITIVE_MAX_PROB_DIFF, or
 #: SENSITIVE_MAX_EXCLUDED of the nodes would be fp32 (the scheme then fails). Skipped when
 #: there are no calibration texts (a model trained before train_setfit kept them).
-BLOCKWISE, SENSITIVE = "blockwise-int8", "sensitive-fp32"
-SENTIMENT_INT8_SCHEMES = (*INT8_SCHEMES, BLOCKWISE, SENSITIVE)
+#: ``blockwise-fp32-ties``: the blockwise-int8 graph, and the fp32 graph for the posts INT8 puts
+#: within a fallback margin of a tie (the runtime loads both; sentiment_onnx.json's
+#: ``int8_fallback_margin``). INT8 can only flip a post's class if rounding moved some class
+#: against torch's top class by more than INT8's own top-2 margin, so posts with an INT8 margin
+#: above the largest such move are safe; the margin is TIES_SAFETY x the largest move seen on the
+#: calibration texts (at least NEAR_TIE_MARGIN). It fails when the fp32 graph would answer more
+#: than TIES_MAX_FALLBACK of the calibration texts (then it is fp32 at extra cost). Skipped
+#: without calibration texts.
+#: A scheme that fails on its calibration texts (sensitive-fp32, blockwise-fp32-ties) is not
+#: tried on the parity texts: the ladder looks at the gate set only with graphs it would ship.
+BLOCKWISE, SENSITIVE, TIES = "blockwise-int8", "sensitive-fp32", "blockwise-fp32-ties"
+SENTIMENT_INT8_SCHEMES = (*INT8_SCHEMES, BLOCKWISE, SENSITIVE, TIES)
 BLOCK_SIZE, VOCAB_ROWS = 16, 4096
 SENSITIVE_MAX_PROB_DIFF, SENSITIVE_MAX_EXCLUDED = 0.02, 0.75
+TIES_SAFETY, TIES_MAX_FALLBACK = 1.5, 0.35
 #: A parity post whose torch top-2 probabilities are closer than this is a near-tie: any
 #: rounding may flip it, and on a parity set of n posts one flip costs 1/n of agreement.
 NEAR_TIE_MARGIN = 0.02
@@ -362,6 +373,38 @@ def quantize_sensitive(
     }
 
 
+def _largest_gain(ref: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """By row: how far rounding moved the best other class up against torch's top class."""
+    rows = np.arange(len(ref))
+    top = ref.argmax(1)
+    gain = (probs - probs[rows, top][:, None]) - (ref - ref[rows, top][:, None])
+    gain[rows, top] = 0.0
+    return gain.max(1)
+
+
+def quantize_ties(
+    onnx_dir: str | Path, int8_path: str | Path, calibration_texts: Sequence[str]
+) -> dict[str, Any]:
+    """The ``blockwise-fp32-ties`` scheme (see SENTIMENT_INT8_SCHEMES): the blockwise graph and
+    its ``fallback_margin``, measured on ``calibration_texts``."""
+    onnx_dir, int8_path = Path(onnx_dir), Path(int8_path)
+    texts = list(calibration_texts)
+    info = quantize_blockwise(onnx_dir / ONNX_FP32_FILE, int8_path)
+    ref = _probs(onnx_dir, onnx_dir / ONNX_FP32_FILE, texts)
+    probs = _probs(onnx_dir, int8_path, texts)
+    largest = float(_largest_gain(ref, probs).max())
+    margin = min(1.0, max(NEAR_TIE_MARGIN, TIES_SAFETY * largest))
+    share = float(np.mean(_margins(probs) < margin))
+    return {
+        **info,
+        "passed": share <= TIES_MAX_FALLBACK,
+        "fallback_margin": round(margin, 6),
+        "calibration_n": len(texts),
+        "calibration_largest_gain": largest,
+        "calibration_fallback_share": share,
+    }
+
+
 def quantize_sentiment_int8(
     onnx_dir: str | Path,
     scheme: str,
@@ -377,10 +420,12 @@ def quantize_sentiment_int8(
         return {}
     if scheme == BLOCKWISE:
         return quantize_blockwise(fp32_path, int8_path)
+    if scheme in (SENSITIVE, TIES) and not calibration_texts:
+        raise InputError(scheme, "no calibration texts", "pass training posts")
     if scheme == SENSITIVE:
-        if not calibration_texts:
-            raise InputError(SENSITIVE, "no calibration texts", "pass training posts")
         return quantize_sensitive(onnx_dir, int8_path, calibration_texts, min_agreement)
+    if scheme == TIES:
+        return quantize_ties(onnx_dir, int8_path, calibration_texts)
     raise ValueError(f"scheme must be one of {SENTIMENT_INT8_SCHEMES}, not {scheme!r}")
 
 
@@ -397,6 +442,14 @@ def _margins(probs: np.ndarray) -> np.ndarray:
     return top2[:, 1] - top2[:, 0]
 
 
+def _recorded(info: dict[str, Any]) -> dict[str, Any]:
+    """A scheme's info for the attempts: the sensitivity ranking cut to its ten first nodes."""
+    out = {k: v for k, v in info.items() if k != "sensitivity"}
+    if "sensitivity" in info:
+        out["most_sensitive"] = dict(list(info["sensitivity"].items())[:10])
+    return out
+
+
 def int8_ladder(
     onnx_dir: str | Path,
     reference: np.ndarray,
@@ -410,8 +463,10 @@ def int8_ladder(
     of ``texts``; ``(passed scheme or None, attempts)``. A failing ladder deletes
     ``model.int8.onnx``. Each attempt: scheme, agreement, max_abs_prob_diff, flips, the torch
     margins of the flipped posts (``flip_margins``, at most 10, smallest first),
-    ``near_tie_flips`` (flips of posts with margin < NEAR_TIE_MARGIN), int8_bytes and what the
-    scheme recorded (``info``); a skipped scheme has ``skipped`` (why) instead of figures."""
+    ``near_tie_flips`` (flips of posts with margin < NEAR_TIE_MARGIN), int8_bytes, the share of
+    ``texts`` the fp32 graph answered (``fallback_share``, blockwise-fp32-ties only) and what
+    the scheme recorded (``info``); a skipped scheme has ``skipped`` (why) instead of figures,
+    one that failed on its calibration texts ``calibration_failed`` and its ``info``."""
     onnx_dir = Path(onnx_dir)
     texts = list(texts)
     int8_path = onnx_dir / ONNX_INT8_FILE
@@ -426,13 +481,21 @@ def int8_ladder(
     info: dict[str, Any] = {}
     for i, scheme in enumerate(todo):
         if i:
-            if scheme == SENSITIVE and not calibration_texts:
+            if scheme in (SENSITIVE, TIES) and not calibration_texts:
                 attempts.append({"scheme": scheme, "skipped": "no calibration texts"})
                 continue
             info = quantize_sentiment_int8(
                 onnx_dir, scheme, calibration_texts, min_agreement=min_int8_agreement
             )
-        probs = _probs(onnx_dir, int8_path, texts)
+            if info.get("passed") is False:
+                attempts.append(
+                    {"scheme": scheme, "calibration_failed": True, "info": _recorded(info)}
+                )
+                continue
+            meta["int8_fallback_margin"] = info.get("fallback_margin")
+            _write_meta(onnx_dir, meta)  # the runtime reads the margin from here
+        runtime = OnnxSentiment(onnx_dir, prefer_int8=True)
+        probs = runtime.predict_proba(texts)
         agreement, diff = _compare(reference, probs)
         flipped = np.flatnonzero(reference.argmax(1) != probs.argmax(1))
         attempt = {
@@ -444,14 +507,16 @@ def int8_ladder(
             "near_tie_flips": int(np.sum(margins[flipped] < NEAR_TIE_MARGIN)),
             "int8_bytes": int8_path.stat().st_size,
         }
+        if runtime.fallback_margin is not None:
+            attempt["fallback_share"] = runtime.rows_fallback / max(1, runtime.rows_run)
         if info:
-            attempt["info"] = {k: v for k, v in info.items() if k != "sensitivity"}
-            if "sensitivity" in info:  # the ten most sensitive nodes, for the record
-                attempt["info"]["most_sensitive"] = dict(list(info["sensitivity"].items())[:10])
+            attempt["info"] = _recorded(info)
         attempts.append(attempt)
         if agreement >= min_int8_agreement:
             return scheme, attempts
     int8_path.unlink(missing_ok=True)
+    meta["int8_fallback_margin"] = None
+    _write_meta(onnx_dir, meta)
     return None, attempts
 
 
@@ -513,6 +578,9 @@ def sentiment_parity(
         int8_checked=True,
         int8_bytes=int8_path.stat().st_size if passed_scheme else None,
         int8_fp32_nodes=(last.get("info", {}).get("excluded") if passed_scheme else None),
+        int8_fallback_margin=(
+            last.get("info", {}).get("fallback_margin") if passed_scheme else None
+        ),
         parity=result,
     )
     _write_meta(onnx_dir, meta)

@@ -44,8 +44,12 @@ VADER = "vader"
 class OnnxSentiment:
     """The exported sentiment graph (SetFit body + head): probabilities and embeddings.
 
-    ``graph``: a graph file to run instead of ``model.onnx`` / ``model.int8.onnx`` (the
-    quantization ladder's trial graphs), with this export's tokenizer and metadata.
+    An INT8 graph whose metadata has ``int8_fallback_margin`` answers the rows whose top-2
+    probabilities it puts closer than that margin with the fp32 graph (both are loaded):
+    near-ties, where INT8 rounding could flip the class; ``rows_fallback`` counts them.
+
+    ``graph``: a graph file to run instead of ``model.onnx`` / ``model.int8.onnx``, alone (no
+    fallback), with this export's tokenizer and metadata: the quantization ladder's trials.
 
     Tokenises with the ``tokenizers`` library from ``tokenizer.json`` (the tokenizer the model
     was trained with), truncates to the model's max_length, sorts the rows by length and pads
@@ -95,6 +99,16 @@ class OnnxSentiment:
         self.pad_id = int(self.meta.get("pad_token_id", self.tokenizer.token_to_id("[PAD]") or 0))
         self.session = cpu_session(self.path, session_threads(threads))
         self._output_names = [o.name for o in self.session.get_outputs()]
+        # An INT8 graph whose gate set a fallback margin: rows it is less sure of than that are
+        # answered by the fp32 graph instead (trademl.sentiment.onnx, "blockwise-fp32-ties").
+        self.fallback_margin: float | None = None
+        self.fallback_session = None
+        margin = self.meta.get("int8_fallback_margin")
+        if graph is None and self.path == int8 and margin and fp32.is_file():
+            self.fallback_margin = float(margin)
+            self.fallback_session = cpu_session(fp32, session_threads(threads))
+        #: Rows answered so far, and how many of them by the fallback graph.
+        self.rows_run = self.rows_fallback = 0
 
     def labels(self) -> tuple[str, ...]:
         """The probability columns: SENTIMENT_LABELS."""
@@ -118,21 +132,35 @@ class OnnxSentiment:
             return probs, emb
         ids = [enc.ids for enc in self.tokenizer.encode_batch(texts)]
         order = np.argsort([len(x) for x in ids], kind="stable")
+        emb = self._run_rows(self.session, ids, order, batch_size, probs, emb)
+        self.rows_run += len(texts)
+        if self.fallback_session is not None:
+            top2 = np.sort(probs, axis=1)[:, -2:]
+            unsure = np.flatnonzero(top2[:, 1] - top2[:, 0] < self.fallback_margin)
+            if unsure.size:  # still in length order: order is a stable sort
+                unsure = order[np.isin(order, unsure)]
+                emb = self._run_rows(self.fallback_session, ids, unsure, batch_size, probs, emb)
+                self.rows_fallback += int(unsure.size)
+        return probs, emb
+
+    def _run_rows(self, session, ids, rows, batch_size, probs, emb) -> np.ndarray:
+        """Fill ``probs`` and ``emb`` at ``rows`` (length-sorted) from ``session``; the
+        embeddings array (replaced when the graph's width is not the metadata's)."""
         batch_size = max(1, int(batch_size))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start : start + batch_size]
             out = dict(
                 zip(
                     self._output_names,
-                    self.session.run(None, self._feeds([ids[i] for i in idx])),
+                    session.run(None, self._feeds([ids[i] for i in idx])),
                     strict=True,
                 )
             )
             probs[idx] = out["probabilities"]
             if emb.shape[1] != out["embeddings"].shape[1]:
-                emb = np.zeros((len(texts), out["embeddings"].shape[1]), dtype=np.float32)
+                emb = np.zeros((len(probs), out["embeddings"].shape[1]), dtype=np.float32)
             emb[idx] = out["embeddings"]
-        return probs, emb
+        return emb
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(n, 3) probabilities in SENTIMENT_LABELS order, input order."""

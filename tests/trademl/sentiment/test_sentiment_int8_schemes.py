@@ -1,6 +1,6 @@
 """The sentiment INT8 ladder on a tiny hand-built graph (no torch, a few seconds): the schemes
-after trademl.models.onnx_export's own (blockwise-int8, sensitive-fp32), what each leaves in the
-graph, and what the gate keeps or deletes.
+after trademl.models.onnx_export's own (blockwise-int8, sensitive-fp32, blockwise-fp32-ties),
+what each leaves in the graph, and what the gate keeps or deletes.
 
 The graph is the export's shape (input_ids, attention_mask -> probabilities, embeddings): a
 4,096-row embedding table, two MatMuls, mean pooling, L2 normalisation, a linear head and a
@@ -8,6 +8,7 @@ softmax. Its table has one constant outlier channel (50.0, read by no weight): h
 but per-tensor dynamic quantization of the table, or of the activations the first MatMul reads,
 spends its whole range on it and rounds the informative channels (|x| ~ 0.05) away, and so does
 a 16-wide activation block that holds it. Only keeping those two nodes fp32 saves the graph.
+With a milder outlier (2.0) INT8 only flips posts near a tie: the fp32 fallback's case.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from trademl.sentiment.onnx import (
     BLOCKWISE,
     SENSITIVE,
     SENTIMENT_INT8_SCHEMES,
+    TIES,
     int8_ladder,
     node_sensitivity,
     quantize_blockwise,
@@ -149,7 +151,7 @@ CALIBRATION, PARITY = _texts(64, seed=1), _texts(200, seed=2)
 
 def test_the_ladder_extends_the_shared_schemes_in_order():
     assert SENTIMENT_INT8_SCHEMES[: len(INT8_SCHEMES)] == INT8_SCHEMES
-    assert SENTIMENT_INT8_SCHEMES[len(INT8_SCHEMES) :] == (BLOCKWISE, SENSITIVE)
+    assert SENTIMENT_INT8_SCHEMES[len(INT8_SCHEMES) :] == (BLOCKWISE, SENSITIVE, TIES)
 
 
 def test_sensitive_scheme_passes_where_the_others_fail_and_keeps_its_nodes_fp32(tmp_path):
@@ -161,7 +163,7 @@ def test_sensitive_scheme_passes_where_the_others_fail_and_keeps_its_nodes_fp32(
 
     reference = _fp32(onnx_dir, PARITY)
     passed, attempts = int8_ladder(onnx_dir, reference, PARITY, CALIBRATION)
-    assert [a["scheme"] for a in attempts] == list(SENTIMENT_INT8_SCHEMES)
+    assert [a["scheme"] for a in attempts] == list(SENTIMENT_INT8_SCHEMES[:-1])
     assert all(a["agreement"] < 0.995 for a in attempts[:-1])
     assert passed == SENSITIVE and attempts[-1]["agreement"] >= 0.995
     info = attempts[-1]["info"]
@@ -191,15 +193,59 @@ def test_blockwise_scheme_writes_matmulnbits_and_an_int8_vocabulary(tmp_path):
     assert out.stat().st_size < (onnx_dir / "model.onnx").stat().st_size / 2
 
 
-def test_a_failing_ladder_deletes_int8_and_says_why_sensitive_was_skipped(tmp_path):
+def test_a_failing_ladder_deletes_int8_and_says_why_schemes_were_skipped(tmp_path):
     onnx_dir = _tiny_export(tmp_path / "onnx", outlier=50.0)
     passed, attempts = int8_ladder(onnx_dir, _fp32(onnx_dir, PARITY), PARITY, calibration_texts=())
     assert passed is None
     assert [a["scheme"] for a in attempts] == list(SENTIMENT_INT8_SCHEMES)
-    assert attempts[-1] == {"scheme": SENSITIVE, "skipped": "no calibration texts"}
-    assert all(a["flips"] == len(a["flip_margins"]) or a["flips"] > 10 for a in attempts[:-1])
+    assert attempts[-2:] == [
+        {"scheme": SENSITIVE, "skipped": "no calibration texts"},
+        {"scheme": TIES, "skipped": "no calibration texts"},
+    ]
+    assert all(a["flips"] == len(a["flip_margins"]) or a["flips"] > 10 for a in attempts[:-2])
     assert not (onnx_dir / ONNX_INT8_FILE).exists()
+    assert json.loads((onnx_dir / METADATA_FILE).read_text())["int8_fallback_margin"] is None
     assert OnnxSentiment(onnx_dir).form == "onnx-fp32"
+
+
+def test_ties_fallback_answers_near_ties_with_fp32_and_passes(tmp_path):
+    onnx_dir = _tiny_export(tmp_path / "onnx", outlier=2.0)
+    reference = _fp32(onnx_dir, PARITY)
+    schemes = ("full", BLOCKWISE, TIES)
+    passed, attempts = int8_ladder(onnx_dir, reference, PARITY, CALIBRATION, schemes=schemes)
+    assert [a["scheme"] for a in attempts] == list(schemes) and passed == TIES
+    assert attempts[1]["agreement"] < 0.995 <= attempts[2]["agreement"]
+    info = attempts[2]["info"]
+    assert info["passed"] and info["fallback_margin"] >= info["calibration_largest_gain"]
+    assert 0 < attempts[2]["fallback_share"] <= sentiment_onnx.TIES_MAX_FALLBACK
+    meta = json.loads((onnx_dir / METADATA_FILE).read_text())
+    assert meta["int8_fallback_margin"] == info["fallback_margin"]
+
+    served = OnnxSentiment(onnx_dir)
+    assert served.form == "onnx-int8" and served.fallback_margin == info["fallback_margin"]
+    probs = served.predict_proba(PARITY, batch_size=7)
+    assert served.rows_run == len(PARITY) and 0 < served.rows_fallback < len(PARITY)
+    int8_alone = OnnxSentiment(onnx_dir, graph=onnx_dir / ONNX_INT8_FILE)
+    assert int8_alone.fallback_session is None
+    alone = int8_alone.predict_proba(PARITY)
+    top2 = np.sort(alone, axis=1)[:, -2:]
+    unsure = top2[:, 1] - top2[:, 0] < served.fallback_margin
+    np.testing.assert_allclose(probs[unsure], reference[unsure], atol=1e-5)  # fp32 answered
+    np.testing.assert_allclose(probs[~unsure], alone[~unsure], atol=1e-6)  # INT8 answered
+    np.testing.assert_allclose(served.predict_proba([PARITY[0]]), probs[:1], atol=1e-6)
+
+
+def test_ties_fails_on_calibration_when_fp32_would_answer_most_posts(tmp_path):
+    onnx_dir = _tiny_export(tmp_path / "onnx", outlier=50.0)  # blockwise is wrong everywhere
+    passed, attempts = int8_ladder(
+        onnx_dir, _fp32(onnx_dir, PARITY), PARITY, CALIBRATION, schemes=("full", TIES)
+    )
+    assert passed is None and attempts[-1]["calibration_failed"]
+    info = attempts[-1]["info"]
+    assert not info["passed"]
+    assert info["calibration_fallback_share"] > sentiment_onnx.TIES_MAX_FALLBACK
+    assert "agreement" not in attempts[-1]  # never tried on the parity texts
+    assert not (onnx_dir / ONNX_INT8_FILE).exists()
 
 
 def test_sentiment_parity_calibrates_on_the_setfit_sample_and_records_it(tmp_path, monkeypatch):
