@@ -10,7 +10,8 @@ directory is all :class:`trademl.sentiment.runtime.OnnxSentiment` needs (no torc
     model.int8.onnx       INT8 by the first scheme of SENTIMENT_INT8_SCHEMES that passed the gate
     tokenizer.json, tokenizer_config.json, vocab.txt, special_tokens_map.json
     sentiment_onnx.json   labels, max_length, embedding_dim, do_lower_case, pad_token_id, the
-                          INT8 scheme and, after sentiment_parity, the parity figures
+                          INT8 scheme (int8_fp32_nodes, int8_fallback_margin where it has
+                          them) and, after sentiment_parity, the parity figures
 """
 
 from __future__ import annotations
@@ -41,31 +42,36 @@ from trademl.sentiment.setfit_model import head_weights, load_setfit, read_calib
 
 #: INT8 must agree with torch on at least this share of the parity texts to ship.
 MIN_INT8_AGREEMENT = 0.995
-#: The sentiment ladder: trademl.models.onnx_export's schemes, then two of its own, in order.
+#: The sentiment ladder: trademl.models.onnx_export's schemes, then three of its own, in order.
 #: ``blockwise-int8``: every weight MatMul as MatMulNBits with 8-bit weights in blocks of
 #: BLOCK_SIZE rows and int8 compute (accuracy_level 4): activations are quantized per block of
 #: BLOCK_SIZE values of each row, so an outlier channel costs its own block, not the whole tensor
 #: as in dynamic quantization; the vocabulary table (a Gather of >= VOCAB_ROWS rows, most of the
 #: bytes) is dynamic INT8, the position and type tables stay fp32.
-#: ``sensitive-fp32``: dynamic INT8 (MatMul and Gather) with the nodes that move the output most
-#: kept fp32. Each node is quantized alone and ranked by the mean |change| of the probabilities
-#: on CALIBRATION texts (a sample of the training posts, never the parity texts); the most
-#: sensitive are then kept fp32, more at each step, until INT8 on the calibration texts agrees on
-#: >= the gate's share and moves no probability by more than SENSITIVE_MAX_PROB_DIFF, or
-#: SENSITIVE_MAX_EXCLUDED of the nodes would be fp32 (the scheme then fails). Skipped when
-#: there are no calibration texts (a model trained before train_setfit kept them).
 #: ``blockwise-fp32-ties``: the blockwise-int8 graph, and the fp32 graph for the posts INT8 puts
 #: within a fallback margin of a tie (the runtime loads both; sentiment_onnx.json's
 #: ``int8_fallback_margin``). INT8 can only flip a post's class if rounding moved some class
 #: against torch's top class by more than INT8's own top-2 margin, so posts with an INT8 margin
 #: above the largest such move are safe; the margin is TIES_SAFETY x the largest move seen on the
 #: calibration texts (at least NEAR_TIE_MARGIN). It fails when the fp32 graph would answer more
-#: than TIES_MAX_FALLBACK of the calibration texts (then it is fp32 at extra cost). Skipped
-#: without calibration texts.
-#: A scheme that fails on its calibration texts (sensitive-fp32, blockwise-fp32-ties) is not
-#: tried on the parity texts: the ladder looks at the gate set only with graphs it would ship.
+#: than TIES_MAX_FALLBACK of the calibration texts (then it is fp32 at extra cost).
+#: ``sensitive-fp32``: dynamic INT8 (MatMul and Gather) with the nodes that move the output most
+#: kept fp32. Each node is quantized alone and ranked by the mean |change| of the probabilities
+#: on the calibration texts; the most sensitive are then kept fp32, more at each step, until
+#: INT8 on the calibration texts agrees on >= the gate's share and moves no probability by more
+#: than SENSITIVE_MAX_PROB_DIFF, or SENSITIVE_MAX_EXCLUDED of the nodes would be fp32 (the
+#: scheme then fails). A graph quantization per node and step: minutes on MiniLM.
+#: Calibration texts are a sample of the training posts, never the parity texts; the last two
+#: schemes are skipped without them (a model trained before train_setfit kept them), and one
+#: that fails on them is not tried on the parity texts: the ladder looks at the gate set only
+#: with graphs it would ship.
+#: The demo's model (2026-12-03; 161 test posts, 4 of them near-ties; ms = CPU ms a post at
+#: batch 1, one thread): fp32 7.0 ms; full 0.963 3.1 ms, ffn-down-fp32 0.975, reduce-range
+#: 0.950; blockwise-int8 1.000 (but 0.990 on 795 other unseen posts, every flip a near-tie)
+#: 5.6 ms, 25 MB against 86; blockwise-fp32-ties 1.000 (and 1.000 on the 795) 6.0 ms, fp32
+#: answering 5.5 %; sensitive-fp32 fails on calibration (24 of 39 nodes fp32, 80 MB).
 BLOCKWISE, SENSITIVE, TIES = "blockwise-int8", "sensitive-fp32", "blockwise-fp32-ties"
-SENTIMENT_INT8_SCHEMES = (*INT8_SCHEMES, BLOCKWISE, SENSITIVE, TIES)
+SENTIMENT_INT8_SCHEMES = (*INT8_SCHEMES, BLOCKWISE, TIES, SENSITIVE)
 BLOCK_SIZE, VOCAB_ROWS = 16, 4096
 SENSITIVE_MAX_PROB_DIFF, SENSITIVE_MAX_EXCLUDED = 0.02, 0.75
 TIES_SAFETY, TIES_MAX_FALLBACK = 1.5, 0.35
@@ -534,7 +540,8 @@ def sentiment_parity(
     SENTIMENT_INT8_SCHEMES and checked again (:func:`int8_ladder`); if every scheme fails,
     ``model.int8.onnx`` is deleted (the runtime then serves fp32). ``calibration_texts``
     (training posts; by default the sample train_setfit left in ``setfit_dir``) are what
-    ``sensitive-fp32`` ranks its nodes on: never pass the parity texts. Returns ``n``,
+    ``sensitive-fp32`` ranks its nodes on and ``blockwise-fp32-ties`` sets its fallback margin
+    on: never pass the parity texts. Returns ``n``,
     ``fp32_agreement``, ``fp32_max_abs_prob_diff``, ``int8_agreement``,
     ``int8_max_abs_prob_diff`` (of the last scheme checked), ``int8_scheme`` (the one that
     passed, or None), ``near_ties`` (posts whose torch top-2 margin < NEAR_TIE_MARGIN),
