@@ -40,6 +40,15 @@ def pseudo_labels_path(lake: LakeResource) -> Path:
     return lake.lake().root / "labels" / "sentiment_pseudo_labels.jsonl"
 
 
+def _attempt_text(attempt: dict) -> str:
+    """One INT8 attempt for a message: its agreement, or why it never reached the gate."""
+    if attempt.get("agreement") is not None:
+        return f"{attempt['scheme']} {attempt['agreement']:.4f}"
+    if attempt.get("calibration_failed"):
+        return f"{attempt['scheme']} failed on calibration"
+    return f"{attempt['scheme']} skipped ({attempt.get('skipped', 'not tried')})"
+
+
 def replay_path(lake: LakeResource) -> Path:
     return lake.lake().root / "sentiment" / "replay_buffer.jsonl"
 
@@ -327,7 +336,7 @@ def sentiment_model_onnx(
     if parity["fp32_agreement"] < 1.0:
         problem = f"the fp32 graph agrees with torch on {parity['fp32_agreement']}: broken export"
     elif parity["int8_scheme"] is None:
-        tried = ", ".join(f"{a['scheme']} {a['agreement']:.4f}" for a in parity.get("attempts", []))
+        tried = ", ".join(_attempt_text(a) for a in parity.get("attempts", []))
         miss = (
             f"INT8 agrees with torch on at most {parity['int8_agreement']} of {parity['n']} "
             f"held-out posts ({parity_set}; < {config.min_agreement}; {tried})"
