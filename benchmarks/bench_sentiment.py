@@ -353,7 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         kept_full = work / "model.int8.full.onnx"
         shutil.copy2(onnx_dir / "model.int8.onnx", kept_full)
         parity = sentiment_parity(setfit_dir, onnx_dir, eval_texts)
-        attempts = ", ".join(f"{a['scheme']} {a['agreement']:.4f}" for a in parity["attempts"])
+        attempts = ", ".join(
+            f"{a['scheme']} {a['agreement']:.4f}"
+            if "agreement" in a
+            else f"{a['scheme']} " + ("failed on calibration" if "info" in a else a["skipped"])
+            for a in parity["attempts"]
+        )
         print(
             f"parity on {parity['n']} held-out posts: fp32 {parity['fp32_agreement']:.4f} "
             f"(max |dp| {parity['fp32_max_abs_prob_diff']:.1e}); INT8 attempts: {attempts}; "
