@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trademl.errors import InputError
 from trademl import lake as lake_mod
+from trademl.errors import InputError
 from trademl.ingest.market import (
     FEATURE_COLUMNS,
     ingest_candles,
