@@ -231,7 +231,7 @@ def scheme_table(onnx_dir: Path, ref, texts, calibration, timed, other=None) -> 
             meta["int8_fallback_margin"] = info.get("fallback_margin")
             meta_file.write_text(json.dumps(meta))
             graph = scratch / ONNX_INT8_FILE
-        # as served: the blockwise-fp32-ties graph with its fallback (the others have none)
+        # as served: the -fp32-ties graphs with their fallback (the others have none)
         model = OnnxSentiment(scratch, prefer_int8=scheme != "fp32")
         probs = model.predict_proba(texts)
         flipped = ref.argmax(1) != probs.argmax(1)
@@ -292,7 +292,7 @@ def print_scheme_table(rows: list[dict], n: int, near_ties: int, min_margin: flo
         )
     print(
         "(ms/post: wall, batch 1, best of 3 passes; vs fp32: by CPU ms; MB: the INT8 file "
-        "(blockwise-fp32-ties also loads the fp32 graph)"
+        "(the -fp32-ties schemes also load the fp32 graph)"
         + (
             "; other posts: the demo's validation and unlabelled posts, in neither training "
             "nor the parity set: how each scheme does beyond the gate's posts)"

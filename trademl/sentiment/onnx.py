@@ -42,7 +42,7 @@ from trademl.sentiment.setfit_model import head_weights, load_setfit, read_calib
 
 #: INT8 must agree with torch on at least this share of the parity texts to ship.
 MIN_INT8_AGREEMENT = 0.995
-#: The sentiment ladder: trademl.models.onnx_export's schemes, then three of its own, in order.
+#: The sentiment ladder: trademl.models.onnx_export's schemes, then four of its own, in order.
 #: ``blockwise-int8``: every weight MatMul as MatMulNBits with 8-bit weights in blocks of
 #: BLOCK_SIZE rows and int8 compute (accuracy_level 4): activations are quantized per block of
 #: BLOCK_SIZE values of each row, so an outlier channel costs its own block, not the whole tensor
@@ -55,13 +55,15 @@ MIN_INT8_AGREEMENT = 0.995
 #: above the largest such move are safe; the margin is TIES_SAFETY x the largest move seen on the
 #: calibration texts (at least NEAR_TIE_MARGIN). It fails when the fp32 graph would answer more
 #: than TIES_MAX_FALLBACK of the calibration texts (then it is fp32 at extra cost).
+#: ``full-fp32-ties``: the same fallback on the ``full`` dynamic INT8 graph: a faster INT8 pass
+#: (MatMulInteger) but larger rounding, so a wider margin and more posts answered by fp32.
 #: ``sensitive-fp32``: dynamic INT8 (MatMul and Gather) with the nodes that move the output most
 #: kept fp32. Each node is quantized alone and ranked by the mean |change| of the probabilities
 #: on the calibration texts; the most sensitive are then kept fp32, more at each step, until
 #: INT8 on the calibration texts agrees on >= the gate's share and moves no probability by more
 #: than SENSITIVE_MAX_PROB_DIFF, or SENSITIVE_MAX_EXCLUDED of the nodes would be fp32 (the
 #: scheme then fails). A graph quantization per node and step: minutes on MiniLM.
-#: Calibration texts are a sample of the training posts, never the parity texts; the last two
+#: Calibration texts are a sample of the training posts, never the parity texts; the last three
 #: schemes are skipped without them (a model trained before train_setfit kept them), and one
 #: that fails on them is not tried on the parity texts: the ladder looks at the gate set only
 #: with graphs it would ship.
@@ -71,7 +73,10 @@ MIN_INT8_AGREEMENT = 0.995
 #: 5.6 ms, 25 MB against 86; blockwise-fp32-ties 1.000 (and 1.000 on the 795) 6.0 ms, fp32
 #: answering 5.5 %; sensitive-fp32 fails on calibration (24 of 39 nodes fp32, 80 MB).
 BLOCKWISE, SENSITIVE, TIES = "blockwise-int8", "sensitive-fp32", "blockwise-fp32-ties"
-SENTIMENT_INT8_SCHEMES = (*INT8_SCHEMES, BLOCKWISE, TIES, SENSITIVE)
+FULL_TIES = "full-fp32-ties"
+SENTIMENT_INT8_SCHEMES = (*INT8_SCHEMES, BLOCKWISE, FULL_TIES, TIES, SENSITIVE)
+#: The schemes that need calibration texts.
+CALIBRATED_SCHEMES = (FULL_TIES, TIES, SENSITIVE)
 BLOCK_SIZE, VOCAB_ROWS = 16, 4096
 SENSITIVE_MAX_PROB_DIFF, SENSITIVE_MAX_EXCLUDED = 0.02, 0.75
 TIES_SAFETY, TIES_MAX_FALLBACK = 1.5, 0.35
@@ -389,13 +394,21 @@ def _largest_gain(ref: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 def quantize_ties(
-    onnx_dir: str | Path, int8_path: str | Path, calibration_texts: Sequence[str]
+    onnx_dir: str | Path,
+    int8_path: str | Path,
+    calibration_texts: Sequence[str],
+    base: str = BLOCKWISE,
 ) -> dict[str, Any]:
-    """The ``blockwise-fp32-ties`` scheme (see SENTIMENT_INT8_SCHEMES): the blockwise graph and
-    its ``fallback_margin``, measured on ``calibration_texts``."""
+    """The ``blockwise-fp32-ties`` (``base`` blockwise-int8) or ``full-fp32-ties`` (``base``
+    full) scheme, see SENTIMENT_INT8_SCHEMES: the base graph and its ``fallback_margin``,
+    measured on ``calibration_texts``."""
     onnx_dir, int8_path = Path(onnx_dir), Path(int8_path)
     texts = list(calibration_texts)
-    info = quantize_blockwise(onnx_dir / ONNX_FP32_FILE, int8_path)
+    if base == BLOCKWISE:
+        info = quantize_blockwise(onnx_dir / ONNX_FP32_FILE, int8_path)
+    else:
+        quantize_int8(onnx_dir / ONNX_FP32_FILE, int8_path, base)
+        info = {"base": base}
     ref = _probs(onnx_dir, onnx_dir / ONNX_FP32_FILE, texts)
     probs = _probs(onnx_dir, int8_path, texts)
     largest = float(_largest_gain(ref, probs).max())
@@ -426,12 +439,14 @@ def quantize_sentiment_int8(
         return {}
     if scheme == BLOCKWISE:
         return quantize_blockwise(fp32_path, int8_path)
-    if scheme in (SENSITIVE, TIES) and not calibration_texts:
+    if scheme in CALIBRATED_SCHEMES and not calibration_texts:
         raise InputError(scheme, "no calibration texts", "pass training posts")
     if scheme == SENSITIVE:
         return quantize_sensitive(onnx_dir, int8_path, calibration_texts, min_agreement)
     if scheme == TIES:
         return quantize_ties(onnx_dir, int8_path, calibration_texts)
+    if scheme == FULL_TIES:
+        return quantize_ties(onnx_dir, int8_path, calibration_texts, base="full")
     raise ValueError(f"scheme must be one of {SENTIMENT_INT8_SCHEMES}, not {scheme!r}")
 
 
@@ -470,7 +485,7 @@ def int8_ladder(
     ``model.int8.onnx``. Each attempt: scheme, agreement, max_abs_prob_diff, flips, the torch
     margins of the flipped posts (``flip_margins``, at most 10, smallest first),
     ``near_tie_flips`` (flips of posts with margin < NEAR_TIE_MARGIN), int8_bytes, the share of
-    ``texts`` the fp32 graph answered (``fallback_share``, blockwise-fp32-ties only) and what
+    ``texts`` the fp32 graph answered (``fallback_share``, the -fp32-ties schemes) and what
     the scheme recorded (``info``); a skipped scheme has ``skipped`` (why) instead of figures,
     one that failed on its calibration texts ``calibration_failed`` and its ``info``."""
     onnx_dir = Path(onnx_dir)
@@ -487,7 +502,7 @@ def int8_ladder(
     info: dict[str, Any] = {}
     for i, scheme in enumerate(todo):
         if i:
-            if scheme in (SENSITIVE, TIES) and not calibration_texts:
+            if scheme in CALIBRATED_SCHEMES and not calibration_texts:
                 attempts.append({"scheme": scheme, "skipped": "no calibration texts"})
                 continue
             info = quantize_sentiment_int8(
@@ -540,8 +555,8 @@ def sentiment_parity(
     SENTIMENT_INT8_SCHEMES and checked again (:func:`int8_ladder`); if every scheme fails,
     ``model.int8.onnx`` is deleted (the runtime then serves fp32). ``calibration_texts``
     (training posts; by default the sample train_setfit left in ``setfit_dir``) are what
-    ``sensitive-fp32`` ranks its nodes on and ``blockwise-fp32-ties`` sets its fallback margin
-    on: never pass the parity texts. Returns ``n``,
+    ``sensitive-fp32`` ranks its nodes on and the ``-fp32-ties`` schemes set their fallback
+    margin on: never pass the parity texts. Returns ``n``,
     ``fp32_agreement``, ``fp32_max_abs_prob_diff``, ``int8_agreement``,
     ``int8_max_abs_prob_diff`` (of the last scheme checked), ``int8_scheme`` (the one that
     passed, or None), ``near_ties`` (posts whose torch top-2 margin < NEAR_TIE_MARGIN),

@@ -100,7 +100,7 @@ class OnnxSentiment:
         self.session = cpu_session(self.path, session_threads(threads))
         self._output_names = [o.name for o in self.session.get_outputs()]
         # An INT8 graph whose gate set a fallback margin: rows it is less sure of than that are
-        # answered by the fp32 graph instead (trademl.sentiment.onnx, "blockwise-fp32-ties").
+        # answered by the fp32 graph instead (trademl.sentiment.onnx, the -fp32-ties schemes).
         self.fallback_margin: float | None = None
         self.fallback_session = None
         margin = self.meta.get("int8_fallback_margin")
