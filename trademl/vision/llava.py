@@ -257,7 +257,10 @@ class TaskEncoder:
 
     def encode(self, images: Sequence[Any], captions: Sequence[Any], answers=None) -> list[Encoded]:
         """Encode posts; ``answers`` (label, sarcastic-or-None) pairs add the training target."""
-        pixels = self.pixel_values(images)
+        return self.encode_pixels(self.pixel_values(images), captions, answers)
+
+    def encode_pixels(self, pixels, captions: Sequence[Any], answers=None) -> list[Encoded]:
+        """:meth:`encode` on pixel values already made by :meth:`pixel_values`."""
         n_image = self._n_image_tokens(pixels)
         rows = []
         for i, caption in enumerate(captions):

@@ -114,10 +114,14 @@ class MemeAdapterConfig(dg.Config):
     #: "auto": QLoRA (4-bit NF4) where CUDA and bitsandbytes' CUDA backend are there, else LoRA.
     quantization: str = "auto"
     seed: int = 0
-    #: Also train the multi-modal projector in full (LLaVA-1.5's LoRA recipe), and also train on
-    #: every chart flipped upside down with bullish/bearish swapped (AdapterConfig's fields).
-    train_projector: bool = False
-    flip_augment: bool = False
+    #: What is trained besides the LoRA (AdapterConfig's fields). None: the tiny recipe for the
+    #: tiny base (vision tower and projector trained in full after a vision warm-up, flipped
+    #: counterfactual charts, caption swaps), LoRA only for a real base (its CLIP stays frozen).
+    train_vision_tower: bool | None = None
+    train_projector: bool | None = None
+    vision_warmup_steps: int | None = None
+    flip_augment: bool | None = None
+    caption_dropout: float | None = None
     #: A step's progress goes to the Dagster log at debug level; every this many at info too.
     log_every: int = 25
     text_weight: float = 0.5
@@ -174,8 +178,11 @@ def llava_meme_adapter(
         lr=config.lr,
         quantization=config.quantization,
         seed=config.seed,
+        train_vision_tower=config.train_vision_tower,
         train_projector=config.train_projector,
+        vision_warmup_steps=config.vision_warmup_steps,
         flip_augment=config.flip_augment,
+        caption_dropout=config.caption_dropout,
         cache_dir=str(tiny_base_cache(lake)),
     )
     every = max(1, config.log_every)
@@ -252,6 +259,10 @@ def llava_meme_adapter(
             "trainable_params": result.trainable_params,
             "total_params": result.total_params,
             "lora_targets": result.lora_targets,
+            # LoRA on the language model's attention only; these are trained in full next to it
+            "trained_in_full": result.trained_in_full,
+            "recipe": dg.MetadataValue.json(result.recipe),
+            "warmup_seconds": result.warmup_seconds,
             "peak_memory_mb": result.peak_memory_mb,
             "peak_memory_kind": result.peak_memory_kind,
             "train_seconds": result.seconds,

@@ -234,9 +234,20 @@ def test_adapter_dir_holds_no_base_weights(trained):
     assert sum(files.values()) < 200_000, files
     with safe_open(str(adapter_dir / "adapter_model.safetensors"), "pt") as f:
         keys = list(f.keys())
-    assert keys and all("lora_" in k and "language_model" in k for k in keys)
+    # the language model only through its LoRA; the tiny base's vision tower and projector are
+    # trained in full (peft modules_to_save) and saved as the adapter's own copies
+    lora = [k for k in keys if "lora_" in k]
+    assert lora and all("language_model" in k for k in lora)
+    full = [k for k in keys if "lora_" not in k]
+    assert full and all("modules_to_save" in k for k in full)
+    assert not any("language_model" in k or "lm_head" in k for k in full)
+    assert {m for m in ("vision_tower", "multi_modal_projector") if any(m in k for k in full)} == {
+        "vision_tower",
+        "multi_modal_projector",
+    }
+    assert trained["result"].trained_in_full == ["vision_tower", "multi_modal_projector"]
     base = Path(trained["result"].adapter.info["base_dir"]) / "model.safetensors"
-    assert base.stat().st_size > 10 * files["adapter_model.safetensors"]
+    assert base.stat().st_size > 3 * files["adapter_model.safetensors"]
 
 
 @pytest.mark.slow
@@ -313,14 +324,14 @@ def test_qlora_code_path_runs_on_cpu_nf4(monkeypatch, tmp_path):
     assert torch.allclose(result.adapter.logits(items[:4]), reloaded.logits(items[:4]), atol=1e-6)
 
 
-def test_flipped_items_swap_the_direction_and_the_sarcasm_it_implies(tmp_path):
+def test_flipped_items_are_the_opposite_chart_without_the_caption(tmp_path):
     from PIL import Image
 
     from trademl.vision.adapter import flipped_items
 
     path = tmp_path / "up.png"
     img = Image.new("RGB", (4, 4), "black")
-    img.putpixel((0, 0), (255, 255, 255))  # top-left
+    img.putpixel((0, 0), (0, 200, 80))  # green, top-left
     img.save(path)
     items = [
         {"image_path": str(path), "caption": "moon", "label": "bullish", "sarcastic": False},
@@ -330,6 +341,62 @@ def test_flipped_items_swap_the_direction_and_the_sarcasm_it_implies(tmp_path):
     ]
     flipped = flipped_items(items)
     assert [f["label"] for f in flipped] == ["bearish", "bullish", "neutral", "bearish"]
-    assert [f["sarcastic"] for f in flipped] == [True, False, True, None]
-    assert flipped[0]["image"].getpixel((0, 3)) == (255, 255, 255)  # now bottom-left
-    assert [f["caption"] for f in flipped] == [i["caption"] for i in items]
+    # the post's words and its sarcasm belong to the original picture
+    assert [f["sarcastic"] for f in flipped] == [None] * 4
+    assert [f["caption"] for f in flipped] == [""] * 4
+    assert flipped[0]["image"].getpixel((0, 3)) == (200, 0, 80)  # bottom-left, red
+
+
+def test_a_real_base_keeps_lora_only_and_the_tiny_base_trains_its_tower():
+    tiny, real = AdapterConfig().resolved("tiny"), AdapterConfig().resolved("local")
+    assert tiny.train_vision_tower and tiny.train_projector and tiny.vision_warmup_steps > 0
+    assert not (real.train_vision_tower or real.train_projector or real.flip_augment)
+    assert real.vision_warmup_steps == 0 and real.caption_dropout == 0
+    assert AdapterConfig(train_vision_tower=True).resolved("local").train_vision_tower
+
+
+def _direction_chart(path: Path, label: str, rng: random.Random) -> Path:
+    """Grayscale: a line that rises (bullish), falls (bearish) or stays flat, at a random
+    height, brightness and thickness. No colour, no caption: only the direction says it."""
+    from PIL import Image, ImageDraw
+
+    shade = rng.randint(0, 60)
+    img = Image.new("RGB", (32, 32), (shade,) * 3)
+    slope = {BULLISH: -0.6, BEARISH: 0.6, NEUTRAL: 0.0}[label]
+    y0 = 16 + rng.uniform(-5, 5)
+    points = [
+        (x, min(max(y0 + slope * (x - 16) + rng.uniform(-1.5, 1.5), 1), 30))
+        for x in range(2, 31, 4)
+    ]
+    grey = rng.randint(150, 255)
+    ImageDraw.Draw(img).line(points, fill=(grey,) * 3, width=rng.randint(1, 3))
+    img.save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_the_adapter_reads_the_chart_direction_from_the_image(tmp_path):
+    """Fails when the image stops reaching the answer: grayscale charts (no colour cue) under
+    captions that say nothing, chance 1/3."""
+    rng = random.Random(3)
+    items = []
+    for i in range(150):
+        label = SENTIMENT_LABELS[i % 3]
+        path = _direction_chart(tmp_path / f"d{i}.png", label, rng)
+        items.append(
+            {
+                "image_path": str(path),
+                "caption": rng.choice(_BLAND),
+                "label": label,
+                "sarcastic": None,
+            }
+        )
+    train, held_out = items[:105], items[105:]
+    cfg = AdapterConfig(steps=120, vision_warmup_steps=600, seed=0)
+    result = train_adapter(train, tmp_path / "run", cfg)
+    got = [p["label"] for p in result.adapter.predict(held_out, batch_size=16)]
+    accuracy = sum(g == item["label"] for g, item in zip(got, held_out, strict=True)) / len(
+        held_out
+    )
+    print(f"held-out accuracy on grayscale direction charts: {accuracy:.3f}")
+    assert accuracy >= 0.6
