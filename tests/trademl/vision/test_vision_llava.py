@@ -355,6 +355,12 @@ def test_a_real_base_keeps_lora_only_and_the_tiny_base_trains_its_tower():
     assert AdapterConfig(train_vision_tower=True).resolved("local").train_vision_tower
 
 
+_MOODLESS = (
+    "gm look this chart btc eth sol today week big small new old line candle price volume "
+    "market time now soon here there"
+)
+
+
 def _direction_chart(path: Path, label: str, rng: random.Random) -> Path:
     """Grayscale: a line that rises (bullish), falls (bearish) or stays flat, at a random
     height, brightness and thickness. No colour, no caption: only the direction says it."""
@@ -377,7 +383,9 @@ def _direction_chart(path: Path, label: str, rng: random.Random) -> Path:
 @pytest.mark.slow
 def test_the_adapter_reads_the_chart_direction_from_the_image(tmp_path):
     """Fails when the image stops reaching the answer: grayscale charts (no colour cue) under
-    captions that say nothing, chance 1/3."""
+    moodless captions of random words that a model can memorise, chance 1/3. The LoRA-only
+    recipe on 8-px patches (before the tower was trained) reached 0.69 here; this one 1.0."""
+    words = _MOODLESS.split()
     rng = random.Random(3)
     items = []
     for i in range(150):
@@ -386,7 +394,7 @@ def test_the_adapter_reads_the_chart_direction_from_the_image(tmp_path):
         items.append(
             {
                 "image_path": str(path),
-                "caption": rng.choice(_BLAND),
+                "caption": " ".join(rng.sample(words, 4)),
                 "label": label,
                 "sarcastic": None,
             }
@@ -399,4 +407,4 @@ def test_the_adapter_reads_the_chart_direction_from_the_image(tmp_path):
         held_out
     )
     print(f"held-out accuracy on grayscale direction charts: {accuracy:.3f}")
-    assert accuracy >= 0.6
+    assert accuracy >= 0.85
