@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         "train_batch_size": args.batch_size,
         "train_seconds": result.seconds,
         "train_seconds_per_step": result.seconds_per_step,
+        "vision_warmup_seconds": result.warmup_seconds,
+        "trained_in_full": result.trained_in_full,
         "train_wall_seconds_incl_build_and_save": round(wall, 2),
         "first_loss": round(result.losses[0], 4),
         "final_loss": round(result.losses[-1], 4),
@@ -134,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tiny LLaVA adapter, CPU ({figures['torch_threads']} torch threads), {result.mode}")
     print(
         f"  training: {result.steps} steps x batch {args.batch_size}: {result.seconds:.2f} s "
-        f"({result.seconds_per_step * 1000:.1f} ms/step); loss {figures['first_loss']} -> "
+        f"({result.seconds_per_step * 1000:.1f} ms/LoRA step); loss {figures['first_loss']} -> "
         f"{figures['final_loss']}; {result.trainable_params:,} trainable of "
         f"{result.total_params:,}"
+    )
+    print(
+        f"  of which vision warm-up (stage 1): {result.warmup_seconds:.2f} s; trained in full "
+        f"next to the LoRA: {', '.join(result.trained_in_full) or 'nothing'}"
     )
     print(f"  held-out accuracy on {len(held_out)} charts: {figures['held_out_accuracy']:.3f}")
     print(f"  adapter dir: {adapter_bytes:,} bytes; peak RSS {result.peak_memory_mb:.0f} MB")

@@ -139,7 +139,13 @@ def test_vision_graph_trains_evaluates_serves_rolls_back(demo_inbox, resources, 
             defs,
             "vision_retrain_job",
             instance,
-            run_config={"ops": {"llava_meme_adapter": {"config": {"seed": 1, "steps": 120}}}},
+            run_config={
+                "ops": {
+                    "llava_meme_adapter": {
+                        "config": {"seed": 1, "steps": 120, "vision_warmup_steps": 600}
+                    }
+                }
+            },
         )
         assert second.success
         report2 = _meta(second, "llava_meme_adapter_eval_report")

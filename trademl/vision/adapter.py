@@ -3,6 +3,18 @@ the answer tokens only, saved with ``save_pretrained`` plus a sidecar that names
 
 The adapter directory never holds base weights: a local base is recorded by path, the tiny base
 by its spec and seed (``tiny:<hash>``), from which ``load_adapter`` rebuilds it bit for bit.
+
+A real base (LLaVA-1.5-7B) gets LoRA only: its pretrained CLIP and projector stay frozen. The tiny
+base has no pretrained tower, and LoRA alone did not read its images: on the demo memes the
+adapter reached 0.455 held-out accuracy (train 0.97) against 0.727 for the caption-only baseline
+and 0.400 for the majority class, and with blank captions it could not even fit the train split
+(0.39): the random frozen tower gave the LM nothing it could use, so the LM memorised the captions
+(a LoRA'd random LM read captions alone at 0.47 held out). The tiny recipe (:data:`TINY_RECIPE`)
+therefore trains the vision tower and projector in full (peft ``modules_to_save``; the LoRA stays
+on the language model's attention), first alone for a few thousand cheap steps (stage 1, a
+throwaway linear head on the mean patch feature), then with the LoRA (stage 2), on 4x4-px patches,
+with flipped counterfactual charts and caption swaps so the picture, not a memorised caption,
+predicts the label. What was trained in full is in the sidecar and the asset's metadata.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ from trademl.vision.tiny_llava import IMAGE_TOKEN
 PROMPT = "USER: " + IMAGE_TOKEN + "\nCaption: {caption}\nMood? Sarcastic? ASSISTANT:"
 SARCASM_WORDS = ("no", "yes")
 ADAPTER_META = "trademl_adapter.json"
-#: LoRA goes on the language model's attention only; CLIP's q/k/v projections stay frozen.
+#: LoRA goes on the language model's attention only, never on CLIP's q/k/v projections (a tiny
+#: base trains its random tower in full instead: AdapterConfig.train_vision_tower).
 LANGUAGE_ATTENTION = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)"
 #: Kept in full precision under 4-bit loading. transformers 5 matches these from the start of the
 #: module name, so the "model." prefix is needed.

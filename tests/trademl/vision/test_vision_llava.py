@@ -312,7 +312,7 @@ def test_qlora_code_path_runs_on_cpu_nf4(monkeypatch, tmp_path):
     monkeypatch.setattr(adapter_module, "choose_quantization", lambda cfg: forced)
     monkeypatch.setattr(llava_module, "choose_quantization", lambda cfg: forced)
     items = chart_items(tmp_path / "img", 24, seed=7)
-    result = train_adapter(items, tmp_path / "run", AdapterConfig(steps=6))
+    result = train_adapter(items, tmp_path / "run", AdapterConfig(steps=6, vision_warmup_steps=20))
     assert result.mode == "qlora"
     model = result.adapter.model
     quantized = [n for n, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)]
