@@ -552,12 +552,13 @@ def sentiment_parity(
     texts: Sequence[str],
     min_int8_agreement: float = MIN_INT8_AGREEMENT,
     calibration_texts: Sequence[str] | None = None,
+    schemes: Sequence[str] = SENTIMENT_INT8_SCHEMES,
 ) -> dict[str, Any]:
     """Class agreement of the export with torch SetFit (``predict_proba`` argmax) on ``texts``,
     through the serving runtime (its tokenizer included), and the INT8 gate.
 
-    INT8 below ``min_int8_agreement`` is re-quantized by the next scheme of
-    SENTIMENT_INT8_SCHEMES and checked again (:func:`int8_ladder`); if every scheme fails,
+    INT8 below ``min_int8_agreement`` is re-quantized by the next scheme of ``schemes``
+    (default SENTIMENT_INT8_SCHEMES) and checked again (:func:`int8_ladder`); if every scheme fails,
     ``model.int8.onnx`` is deleted (the runtime then serves fp32). ``calibration_texts``
     (training posts; by default the sample train_setfit left in ``setfit_dir``) are what
     ``sensitive-fp32`` ranks its nodes on and the ``-fp32-ties`` schemes set their fallback
@@ -579,7 +580,7 @@ def sentiment_parity(
         ref, OnnxSentiment(onnx_dir, prefer_int8=False).predict_proba(texts)
     )
     passed_scheme, attempts = int8_ladder(
-        onnx_dir, ref, texts, calibration_texts, min_int8_agreement
+        onnx_dir, ref, texts, calibration_texts, min_int8_agreement, schemes=schemes
     )
     int8_path = onnx_dir / ONNX_INT8_FILE
     checked = [a for a in attempts if "agreement" in a]

@@ -295,6 +295,9 @@ class SentimentOnnxConfig(dg.Config):
     #: Below this many test posts one near-tie flip would already break 99.5 %: the parity set
     #: is topped up with validation, then unlabelled posts (all unseen in training).
     min_parity_posts: int = 400
+    #: The INT8 schemes to try, in order (trademl.sentiment.onnx.SENTIMENT_INT8_SCHEMES); empty:
+    #: all of them. The last ones cost minutes when everything before them failed.
+    int8_schemes: list[str] = []
 
 
 @dg.asset(group_name="sentiment", kinds={"onnx"})
@@ -304,11 +307,23 @@ def sentiment_model_onnx(
     sentiment_model: dict,
     lake: LakeResource,
 ) -> dict:
-    """The SetFit body + head as one ONNX graph, INT8 (dynamic quantization), served only where
-    its classes agree with torch on >= 99.5 % of held-out posts (three quantization schemes
-    tried); else fp32 is served, or with ``require_int8`` the asset fails. A broken fp32 graph
-    always fails it."""
-    from trademl.sentiment.onnx import export_sentiment_onnx, sentiment_parity
+    """The SetFit body + head as one ONNX graph, INT8, served only where its classes agree with
+    torch on >= 99.5 % of held-out posts (the schemes of SENTIMENT_INT8_SCHEMES tried in order:
+    dynamic INT8, blockwise INT8, and INT8 with the fp32 graph answering the posts INT8 puts
+    within a calibrated margin of a tie); else fp32 is served, or with ``require_int8`` the
+    asset fails. A broken fp32 graph always fails it."""
+    from trademl.sentiment.onnx import (
+        SENTIMENT_INT8_SCHEMES,
+        export_sentiment_onnx,
+        sentiment_parity,
+    )
+
+    unknown = sorted(set(config.int8_schemes) - set(SENTIMENT_INT8_SCHEMES))
+    if unknown:
+        raise dg.Failure(
+            f"sentiment_model_onnx: int8_schemes {unknown} are not schemes; "
+            f"choose from {list(SENTIMENT_INT8_SCHEMES)}"
+        )
 
     version_dir = Path(sentiment_model["path"])
     tmp = version_dir / ".onnx-tmp"
@@ -316,7 +331,11 @@ def sentiment_model_onnx(
     exported = export_sentiment_onnx(version_dir / "setfit", tmp)
     texts, parity_set = _parity_texts(read_dataset(dataset_path(lake)), config.min_parity_posts)
     parity = sentiment_parity(
-        version_dir / "setfit", tmp, texts, min_int8_agreement=config.min_agreement
+        version_dir / "setfit",
+        tmp,
+        texts,
+        min_int8_agreement=config.min_agreement,
+        schemes=config.int8_schemes or SENTIMENT_INT8_SCHEMES,
     )
     metadata = {
         "version": sentiment_model["version"],
@@ -330,7 +349,15 @@ def sentiment_model_onnx(
         "int8_mb": _mb(tmp / "model.int8.onnx"),
         "max_length": exported.get("max_length"),
     }
-    metadata["served"] = "onnx-int8" if parity["int8_scheme"] else "onnx-fp32"
+    exported_meta = json.loads((tmp / "sentiment_onnx.json").read_text())
+    margin = exported_meta.get("int8_fallback_margin") if parity["int8_scheme"] else None
+    # With a fallback margin both graphs are loaded: INT8 answers, fp32 re-answers near-ties.
+    metadata["served"] = (
+        ("onnx-int8+fp32-ties" if margin else "onnx-int8") if parity["int8_scheme"] else "onnx-fp32"
+    )
+    metadata["int8_fallback_margin"] = margin
+    passed = next((a for a in parity["attempts"] if a["scheme"] == parity["int8_scheme"]), {})
+    metadata["int8_fallback_share"] = passed.get("fallback_share")
     metadata["int8_attempts"] = dg.MetadataValue.json(parity.get("attempts", []))
     problem = None
     if parity["fp32_agreement"] < 1.0:
