@@ -61,6 +61,19 @@ def is_remote(path: object) -> bool:
     return not isinstance(path, (str, os.PathLike)) and hasattr(path, "fs")
 
 
+def local_path(root: str | os.PathLike[str]) -> Path | None:
+    """``root`` as a local Path (a folder, or a ``file://`` / ``local://`` URL); None for any
+    other URL."""
+    text = os.fspath(root)
+    if "://" not in text:
+        return Path(text)
+    if text.split("://", 1)[0].lower() in _LOCAL_PROTOCOLS:
+        from upath import UPath
+
+        return Path(UPath(text).path)
+    return None
+
+
 def lake_path(root: str | os.PathLike[str] | Any, what: str = "lake root") -> LakePath:
     """``root`` as a Path (local folder or ``file://`` URL) or a UPath (any other fsspec URL).
 
@@ -70,8 +83,9 @@ def lake_path(root: str | os.PathLike[str] | Any, what: str = "lake root") -> La
     if is_remote(root):
         return root
     text = os.fspath(root) if isinstance(root, os.PathLike) else str(root)
-    if "://" not in text:
-        return Path(text)
+    local = local_path(text)
+    if local is not None:
+        return local
     protocol = text.split("://", 1)[0].lower()
     from upath import UPath
 
@@ -83,8 +97,6 @@ def lake_path(root: str | os.PathLike[str] | Any, what: str = "lake root") -> La
             f"unknown storage protocol {protocol!r}",
             "use a local folder or an fsspec URL such as s3://bucket/lake, gs://, abfs://",
         ) from exc
-    if protocol in _LOCAL_PROTOCOLS:
-        return Path(path.path)
     try:
         path.fs  # noqa: B018 - builds the filesystem, which imports its package
     except ImportError as exc:

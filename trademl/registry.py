@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from trademl.errors import TradeMLError
-from trademl.lake import atomic_write_text, current_umask, file_mode
+from trademl.lake import atomic_write_text, current_umask, file_mode, local_path
 
 MANIFEST = "manifest.json"
 CHAMPION = "champion.json"
@@ -76,17 +76,15 @@ class ModelRegistry:
     """Versions, champion, promotion and rollback of named models under ``root``."""
 
     def __init__(self, root: str | os.PathLike[str]):
-        text = os.fspath(root)
-        if text.lower().startswith(("file://", "local://")):
-            text = text.split("://", 1)[1]
-        elif "://" in text:
+        path = local_path(root)
+        if path is None:
             raise RegistryError(
-                f"model registry root {text!r}: the registry needs a POSIX file system (flock, "
+                f"model registry root {os.fspath(root)!r}: the registry needs a POSIX file system (flock, "
                 "atomic rename), not an object store; set TRADEML_MODELS (or --models) to a local "
                 "folder or a shared mount (NFS, EFS, a ReadWriteMany volume) that every worker "
                 "and server sees; the lake itself can stay on the object store"
             )
-        self.root = Path(text)
+        self.root = path
 
     # --- versions --------------------------------------------------------------------------------
 

@@ -349,14 +349,13 @@ def sentiment_model_onnx(
         "int8_mb": _mb(tmp / "model.int8.onnx"),
         "max_length": exported.get("max_length"),
     }
-    exported_meta = json.loads((tmp / "sentiment_onnx.json").read_text())
-    margin = exported_meta.get("int8_fallback_margin") if parity["int8_scheme"] else None
+    passed = next((a for a in parity["attempts"] if a["scheme"] == parity["int8_scheme"]), {})
+    margin = passed.get("info", {}).get("fallback_margin") if parity["int8_scheme"] else None
     # With a fallback margin both graphs are loaded: INT8 answers, fp32 re-answers near-ties.
     metadata["served"] = (
         ("onnx-int8+fp32-ties" if margin else "onnx-int8") if parity["int8_scheme"] else "onnx-fp32"
     )
     metadata["int8_fallback_margin"] = margin
-    passed = next((a for a in parity["attempts"] if a["scheme"] == parity["int8_scheme"]), {})
     metadata["int8_fallback_share"] = passed.get("fallback_share")
     metadata["int8_attempts"] = dg.MetadataValue.json(parity.get("attempts", []))
     problem = None
