@@ -144,7 +144,10 @@ def meme_report(
         "majority: the train split's most common label; caption_only: TF-IDF + logistic "
         "regression on the train captions; text_model: the deployed sentiment model on the "
         "caption; adapter: the LLaVA adapter on image + caption; fusion: text, image, context "
-        "and caption scores blended, the text inverted where sarcasm is detected.",
+        "and caption scores blended, the words read as their opposite where they contradict "
+        "the picture (sarcasm). Sarcasm: adapter is its own yes/no answer; fusion is "
+        "meme_sentiment's flag (the text model's or the literal caption reading on the other "
+        "side of the image, by more than the disagreement threshold).",
         "",
         "## Per class (adapter)",
         "",

@@ -87,6 +87,10 @@ def fuse_posts(
             ],
             "sarcastic": out["sarcastic"],
             "inverted_text": out["inverted_text"],
+            "inverted_caption": out["inverted_caption"],
+            "disagreement": [
+                None if np.isnan(v) else round(float(v), 4) for v in out["disagreement"]
+            ],
             "text_score": text,
             "text_label": [a["label"] for a in text_answers],
             "image_score": image,

@@ -19,8 +19,8 @@ from trademl_resources import LakeResource, MarketSourcesResource, ModelRegistry
 
 def score_version(version_dir: Path, test, posts, text_answers, work_dir: Path) -> dict:
     """The adapter of one registry version and its fusion on the test posts: predicted labels,
-    scores and sarcasm flags (adapter: its sarcasm probability >= the threshold; fusion: text and
-    image disagreeing), with the base it ran on."""
+    scores and sarcasm flags (adapter: its own sarcasm answer >= the threshold; fusion: the
+    words contradicting the picture, meme_sentiment's ``sarcastic``), with the base it ran on."""
     from trademl.vision.evaluation import labels_of
     from trademl.vision.llava import load_adapter
     from trademl.vision.runtime import fuse_posts, fusion_config_from
@@ -137,9 +137,13 @@ def llava_meme_adapter_eval_report(
             "n_test": len(test),
             **{f"{name}_accuracy": s["accuracy"] for name, s in scores.items()},
             **{f"{name}_macro_f1": s["macro_f1"] for name, s in scores.items()},
-            "sarcasm_precision": sarcasm["adapter"]["precision"],
-            "sarcasm_recall": sarcasm["adapter"]["recall"],
-            "sarcasm_known": sarcasm["adapter"]["n_known"],
+            # meme_sentiment's sarcasm flag (the fusion); the adapter's own answer next to it
+            "sarcasm_precision": sarcasm["fusion"]["precision"],
+            "sarcasm_recall": sarcasm["fusion"]["recall"],
+            "sarcasm_known": sarcasm["fusion"]["n_known"],
+            "sarcasm_flagged": sarcasm["fusion"]["flagged"],
+            "adapter_sarcasm_precision": sarcasm["adapter"]["precision"],
+            "adapter_sarcasm_recall": sarcasm["adapter"]["recall"],
             "base": mine["base"],
             "champion": champion_info["version"] if champion_info else "none",
             "deltas": dict(deltas),

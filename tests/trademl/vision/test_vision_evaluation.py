@@ -72,6 +72,30 @@ def test_fuse_posts_inverts_sarcastic_text_and_passes_plain_posts_through():
         fuse_posts(posts, text[:2], image)
 
 
+def test_fusion_catches_constructed_sarcasm_and_its_recall_is_counted_on_known_flags():
+    """Posts as the report scores them: a bullish caption over a bearish chart and the reverse
+    (sarcastic), two sincere posts (one where the text model is mildly off), one unflagged
+    sarcastic post; recall and precision from meme_sentiment's flag, on known flags only."""
+    ts = pd.to_datetime(["2026-11-01 10:00"] * 5, utc=True)
+    posts = pd.DataFrame({"post_id": list("abcde"), "ts": ts, "text": ["chart of the day"] * 5})
+    text = _answers([0.8, -0.7, 0.7, 0.3, 0.9])
+    image = [
+        {"score": s, "label": "bullish" if s > 0 else "bearish", "sarcasm_probability": 0.1}
+        for s in (-0.9, 0.85, 0.8, -0.2, -0.6)
+    ]
+    fused = fuse_posts(posts, text, image, context_window=None).set_index("post_id")
+    assert fused["sarcastic"].tolist() == [True, True, False, False, True]
+    assert fused.loc[["a", "b"], "label"].tolist() == ["bearish", "bullish"]  # the pictures
+    assert fused.loc["c", "label"] == "bullish" and not fused.loc["d", "inverted_text"]
+    flags = [True, True, False, False, None]
+    s = sarcasm_scores(flags, fused["sarcastic"].tolist(), "fusion")
+    assert (s["n_known"], s["sarcastic"], s["flagged"]) == (4, 2, 2)
+    assert s["precision"] == 1.0 and s["recall"] == 1.0
+    # the adapter's own answer (never sure here) finds none: recall 0, precision undefined
+    adapter = sarcasm_scores(flags, [a["sarcasm_probability"] >= 0.5 for a in image], "adapter")
+    assert adapter["recall"] == 0.0 and adapter["precision"] is None
+
+
 def test_report_lists_every_predictor_and_the_champion(tmp_path):
     truth = ["bullish", "bearish", "neutral", "bullish"]
     preds = {

@@ -24,8 +24,8 @@ def test_default_weights_blend_all_four_parts() -> None:
     assert out["score"] == pytest.approx(0.5 * 0.6 + 0.3 * 0.2 + 0.1 * -0.4 + 0.1 * 1.0)
     assert out["label"] == "bullish" and out["used"] == ("text", "image", "context", "caption")
     assert not out["sarcastic"] and not out["inverted_text"] and out["note"] == ""
-    # no adapter probability: half the text-image gap stands in for it
-    assert out["sarcasm_probability"] == pytest.approx(0.2)
+    # no adapter probability, and no reading on the other side of the picture: no evidence
+    assert out["sarcasm_probability"] == pytest.approx(0.0) and out["disagreement"] == 0.0
     # agreement over the parts: 1 - (1.0 - -0.4) / 2 = 0.3
     assert out["confidence"] == pytest.approx(0.5 * 0.42 + 0.5 * 0.3)
 
@@ -54,18 +54,64 @@ def test_sarcasm_inverts_the_text_when_the_adapter_is_sure() -> None:
 
 
 def test_disagreement_without_a_sure_adapter_keeps_the_text() -> None:
-    out = fuse(0.9, image_score=-0.8, sarcasm_probability=0.2)
+    # 0.8 apart on opposite sides: flagged, but gap / 2 = 0.4 and the adapter (0.2) is unsure
+    out = fuse(0.5, image_score=-0.3, sarcasm_probability=0.2)
     assert out["sarcastic"] and not out["inverted_text"]
-    assert out["score"] == pytest.approx((0.5 * 0.9 + 0.3 * -0.8) / 0.8) and out["score"] > 0
-    assert "text kept" in out["note"]
-    assert out["confidence"] < 0.3  # a split decision
-    out = fuse(0.9, image_score=-0.8)  # no adapter probability at all: never inverted
-    assert out["sarcastic"] and not out["inverted_text"]
-    assert out["sarcasm_probability"] == pytest.approx(0.85)
+    assert out["score"] == pytest.approx((0.5 * 0.5 + 0.3 * -0.3) / 0.8) and out["score"] > 0
+    assert out["sarcasm_probability"] == pytest.approx(0.4) and "text kept" in out["note"]
+    assert out["confidence"] < 0.6  # a split decision
+    # the adapter can raise the probability, never lower it: the same post with a sure adapter
+    assert fuse(0.5, image_score=-0.3, sarcasm_probability=0.7)["inverted_text"]
     # a gap within the threshold is no sarcasm, however sure the adapter is
     out = fuse(0.5, image_score=0.0, sarcasm_probability=0.99)
     assert not out["sarcastic"] and not out["inverted_text"]
     assert out["score"] == pytest.approx(0.25 / 0.8)
+    # far apart but on the same side (a strong and a weak bullish reading) is no sarcasm
+    out = fuse(0.95, image_score=0.1, sarcasm_probability=0.99)
+    assert not out["sarcastic"] and out["score"] > 0 and out["disagreement"] == 0.0
+
+
+def test_a_flat_contradiction_is_evidence_enough() -> None:
+    """No adapter probability (or an adapter that never learned sarcasm): words on the other side
+    of the picture by 1 or more are read as sarcasm on their own (gap / 2 >= 0.5)."""
+    out = fuse(0.9, image_score=-0.8)
+    assert out["sarcastic"] and out["inverted_text"]
+    assert out["sarcasm_probability"] == pytest.approx(0.85)
+    assert out["label"] == "bearish" and "text inverted" in out["note"]
+    assert fuse(0.9, image_score=-0.8, sarcasm_probability=0.05)["label"] == "bearish"
+
+
+@pytest.mark.parametrize(
+    ("text", "image", "caption"),
+    [
+        (0.8, -0.9, 0.6),  # "to the moon" over a crash: both readings bullish, chart bearish
+        (-0.7, 0.85, -0.5),  # "rekt" over a rally
+        (0.3, -0.95, 0.7),  # a lukewarm text score, a strongly literal caption
+    ],
+)
+def test_a_sarcastic_post_follows_its_picture(text, image, caption) -> None:
+    """The issue's case: a bullish caption over a bearish chart (and the reverse) is caught as
+    sarcastic and the fused label is the picture's, with the default weights."""
+    out = fuse(text, image_score=image, caption_score=caption, sarcasm_probability=0.1)
+    picture = "bullish" if image > 0 else "bearish"
+    assert out["sarcastic"] and out["inverted_text"] and out["inverted_caption"]
+    assert out["label"] == picture and out["score"] * image > 0
+    assert "text and caption inverted" in out["note"]
+    # after the inversion the words agree with the picture: no split decision
+    assert out["confidence"] > 0.6
+
+
+def test_a_text_model_that_read_the_irony_is_kept_and_the_literal_caption_inverted() -> None:
+    """The text model already says what the chart says; only VADER's literal reading of the same
+    words contradicts the picture: flagged sarcastic, the caption inverted, the text kept."""
+    out = fuse(0.7, image_score=0.9, caption_score=-0.6)
+    assert out["sarcastic"] and out["inverted_caption"] and not out["inverted_text"]
+    assert out["disagreement"] == pytest.approx(1.5)
+    assert out["score"] == pytest.approx((0.5 * 0.7 + 0.3 * 0.9 + 0.1 * 0.6) / 0.9)
+    assert out["label"] == "bullish" and "caption inverted" in out["note"]
+    # a sincere post: both readings on the picture's side, nothing flagged or inverted
+    out = fuse(0.7, image_score=0.9, caption_score=0.4)
+    assert not (out["sarcastic"] or out["inverted_text"] or out["inverted_caption"])
 
 
 def test_a_post_without_an_image_passes_its_text_through() -> None:
