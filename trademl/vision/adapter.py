@@ -71,7 +71,13 @@ TINY_RECIPE: dict[str, Any] = {
     "caption_dropout": 0.3,
     "augment": 0.1,
     "lr_decay": True,
+    # exact counterfactual sarcasm pairs did not teach the tiny LM sarcasm on the demo memes
+    # (30 flagged training posts: validation AUC 0.48; "assume_sincere" 0.50): opt in
+    "sarcasm_pairs": "off",
+    "sarcasm_repeat": 1,
 }
+#: How the flipped counterfactual charts answer sarcasm (AdapterConfig.sarcasm_pairs).
+SARCASM_PAIRS = ("off", "known", "assume_sincere")
 #: A real base: LoRA on the language model's attention only, as designed for LLaVA-1.5-7B.
 PRETRAINED_RECIPE: dict[str, Any] = {
     "train_vision_tower": False,
@@ -81,6 +87,8 @@ PRETRAINED_RECIPE: dict[str, Any] = {
     "caption_dropout": 0.0,
     "augment": 0.0,
     "lr_decay": False,
+    "sarcasm_pairs": "off",
+    "sarcasm_repeat": 1,
 }
 
 
@@ -138,12 +146,28 @@ class AdapterConfig:
     augment: float | None = None
     #: Linear decay of the stage-2 learning rates to 0 over ``steps``.
     lr_decay: bool | None = None
+    #: Sarcasm targets for the flipped counterfactuals (with ``flip_augment``): "known" keeps the
+    #: caption of a post whose sarcasm flag a person gave and answers it exactly (a sincere
+    #: bullish caption over the flipped, bearish chart is sarcastic; a sarcastic one over its
+    #: flipped chart is sincere; neutral keeps its flag); "assume_sincere" also treats an
+    #: unflagged bullish/bearish post as sincere (the common case, not always true); "off": no
+    #: caption and no sarcasm target on a flipped chart.
+    sarcasm_pairs: str | None = None
+    #: Stage 2 sees every example with a sarcasm target this many times (the flags are few).
+    sarcasm_repeat: int | None = None
 
     def resolved(self, base_kind: str) -> AdapterConfig:
         """This config with every None filled in for ``base_kind`` ("tiny" or "local")."""
         recipe = TINY_RECIPE if base_kind == "tiny" else PRETRAINED_RECIPE
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
-        return replace(self, **filled)
+        out = replace(self, **filled)
+        if out.sarcasm_pairs not in SARCASM_PAIRS:
+            raise ValueError(
+                f"sarcasm_pairs={out.sarcasm_pairs!r}: expected one of {', '.join(SARCASM_PAIRS)}"
+            )
+        if out.sarcasm_repeat < 1:
+            raise ValueError(f"sarcasm_repeat must be at least 1, got {out.sarcasm_repeat!r}")
+        return out
 
 
 @dataclass
@@ -301,12 +325,13 @@ def train_adapter(
     load_seconds = time.perf_counter() - started
 
     threads = cpu_threads_for(base_meta["base_kind"], q["device"], cfg.cpu_threads)
-    train_items = [*items, *flipped_items(items)] if cfg.flip_augment else list(items)
+    train_items = sarcasm_training_items(items, cfg)
     warm: list[float] = []
     with torch_threads(threads):
         warm_started = time.perf_counter()
         if cfg.vision_warmup_steps and cfg.train_vision_tower:
-            warm = _warm_up_vision(model, encoder, train_items, cfg, q["device"])
+            once = train_items[: len(items) * (2 if cfg.flip_augment else 1)]
+            warm = _warm_up_vision(model, encoder, once, cfg, q["device"])
             log.info(
                 "llava adapter: vision warm-up %d steps in %.1f s, loss %.3f -> %.3f",
                 len(warm), time.perf_counter() - warm_started, warm[0], warm[-1],
@@ -378,28 +403,57 @@ def train_adapter(
 FLIPPED_LABEL = {"bullish": "bearish", "bearish": "bullish", "neutral": "neutral"}
 
 
-def flipped_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def flipped_items(items: Sequence[Mapping[str, Any]], sarcasm: str = "off") -> list[dict[str, Any]]:
     """Each item's counterfactual: its image flipped top to bottom with red and green swapped
     (a PIL image under ``image``; a rising green chart becomes a falling red one, an up arrow a
-    down arrow), the label swapped bullish <-> bearish (neutral stays), no caption (the post's
-    words belong to the original picture) and no sarcasm flag."""
+    down arrow), the label swapped bullish <-> bearish (neutral stays).
+
+    The post's words stay only where their sarcasm answer over the flipped picture is known
+    (``sarcasm``, see :attr:`AdapterConfig.sarcasm_pairs`): a sincere bullish caption over a
+    bearish chart is the demo's sarcastic pair, a sarcastic caption over the chart its words
+    literally describe is sincere, and a flat chart stays flat. Otherwise the caption is dropped
+    (it belongs to the original picture) and there is no sarcasm target."""
     from PIL import Image, ImageOps
 
+    if sarcasm not in SARCASM_PAIRS:
+        raise ValueError(f"sarcasm={sarcasm!r}: expected one of {', '.join(SARCASM_PAIRS)}")
     out = []
     for item in items:
         image = item.get("image")
         image = ImageOps.flip(open_image(item["image_path"]) if image is None else image)
         r, g, b = image.convert("RGB").split()
+        flag = item.get("sarcastic")
+        if flag is None and sarcasm == "assume_sincere" and item["label"] != "neutral":
+            flag = False
+        keep = sarcasm != "off" and flag is not None
+        if keep and item["label"] != "neutral":
+            flag = not flag
         out.append(
             {
                 "image": Image.merge("RGB", (g, r, b)),
                 "image_path": f"{item.get('image_path', 'image')} (flipped)",
-                "caption": "",
+                "caption": item.get("caption", "") if keep else "",
                 "label": FLIPPED_LABEL[item["label"]],
-                "sarcastic": None,
+                "sarcastic": bool(flag) if keep else None,
             }
         )
     return out
+
+
+def sarcasm_training_items(
+    items: Sequence[Mapping[str, Any]], cfg: AdapterConfig
+) -> list[dict[str, Any]]:
+    """Stage 2's examples for a resolved ``cfg``: the posts, their flipped counterfactuals (with
+    ``flip_augment``), then every example with a sarcasm target again, ``sarcasm_repeat - 1``
+    more times. With "assume_sincere" an unflagged bullish/bearish post answers "not sarcastic"."""
+    posts = [dict(item) for item in items]
+    if cfg.sarcasm_pairs == "assume_sincere":
+        for post in posts:
+            if post.get("sarcastic") is None and post["label"] != "neutral":
+                post["sarcastic"] = False
+    out = [*posts, *(flipped_items(items, cfg.sarcasm_pairs) if cfg.flip_augment else [])]
+    flagged = [item for item in out if item.get("sarcastic") is not None]
+    return out + flagged * (cfg.sarcasm_repeat - 1)
 
 
 def _train_loop(model, encoder, optimizer, params, items, cfg, q, progress):

@@ -122,14 +122,19 @@ class MemeAdapterConfig(dg.Config):
     vision_warmup_steps: int | None = None
     flip_augment: bool | None = None
     caption_dropout: float | None = None
+    #: Sarcasm answers on the flipped charts ("off", "known", "assume_sincere") and how often the
+    #: examples with one are repeated: opt-in, see AdapterConfig (no gain measured on the demo).
+    sarcasm_pairs: str | None = None
+    sarcasm_repeat: int | None = None
     #: A step's progress goes to the Dagster log at debug level; every this many at info too.
     log_every: int = 25
     text_weight: float = 0.5
     image_weight: float = 0.3
     context_weight: float = 0.1
     caption_weight: float = 0.1
-    #: |text - image| above this flags sarcasm; the adapter's sarcasm probability at or above
-    #: sarcasm_threshold then inverts the text score.
+    #: The text score or the literal caption score on the other side of the image score and
+    #: more than this away flags sarcasm; a sarcasm probability (the adapter's, or gap / 2 when
+    #: higher) at or above sarcasm_threshold then inverts the words that contradict the image.
     disagreement: float = 0.7
     sarcasm_threshold: float = 0.5
 
@@ -183,6 +188,8 @@ def llava_meme_adapter(
         vision_warmup_steps=config.vision_warmup_steps,
         flip_augment=config.flip_augment,
         caption_dropout=config.caption_dropout,
+        sarcasm_pairs=config.sarcasm_pairs,
+        sarcasm_repeat=config.sarcasm_repeat,
         cache_dir=str(tiny_base_cache(lake)),
     )
     every = max(1, config.log_every)
@@ -395,6 +402,7 @@ def meme_sentiment(
             "text_only": int((fused["used"] == "text").sum()),
             "sarcastic": len(flagged),
             "text_inverted": int(fused["inverted_text"].sum()),
+            "caption_inverted": int(fused["inverted_caption"].sum()),
             "per_label": fused["label"].value_counts().to_dict(),
             "adapter": deployed_meme_adapter["version"],
             "base": adapter.info["base"],

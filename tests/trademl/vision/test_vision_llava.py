@@ -347,6 +347,35 @@ def test_flipped_items_are_the_opposite_chart_without_the_caption(tmp_path):
     assert flipped[0]["image"].getpixel((0, 3)) == (200, 0, 80)  # bottom-left, red
 
 
+def test_sarcasm_pairs_answer_the_flipped_chart_where_the_flag_is_known(tmp_path):
+    from PIL import Image
+
+    from trademl.vision.adapter import flipped_items, sarcasm_training_items
+
+    path = tmp_path / "up.png"
+    Image.new("RGB", (4, 4), "black").save(path)
+    items = [
+        {"image_path": str(path), "caption": "moon", "label": "bullish", "sarcastic": False},
+        {"image_path": str(path), "caption": "moon lol", "label": "bearish", "sarcastic": True},
+        {"image_path": str(path), "caption": "zzz", "label": "neutral", "sarcastic": True},
+        {"image_path": str(path), "caption": "?", "label": "bullish", "sarcastic": None},
+    ]
+    known = flipped_items(items, "known")
+    # a sincere bullish caption over the flipped (bearish) chart is the sarcastic pair; the
+    # sarcastic one over the chart its words describe is sincere; a flat chart keeps its flag
+    assert [f["sarcastic"] for f in known] == [True, False, True, None]
+    assert [f["caption"] for f in known] == ["moon", "moon lol", "zzz", ""]
+    assumed = flipped_items(items, "assume_sincere")
+    assert assumed[3]["sarcastic"] is True and assumed[3]["caption"] == "?"
+    cfg = AdapterConfig(sarcasm_pairs="known", sarcasm_repeat=3).resolved("tiny")
+    out = sarcasm_training_items(items, cfg)
+    flagged = sum(item["sarcastic"] is not None for item in items + known)  # 6
+    assert len(out) == 8 + 2 * flagged
+    with pytest.raises(ValueError, match="sarcasm_pairs"):
+        AdapterConfig(sarcasm_pairs="all").resolved("tiny")
+    assert AdapterConfig().resolved("tiny").sarcasm_pairs == "off"  # measured: no help
+
+
 def test_a_real_base_keeps_lora_only_and_the_tiny_base_trains_its_tower():
     tiny, real = AdapterConfig().resolved("tiny"), AdapterConfig().resolved("local")
     assert tiny.train_vision_tower and tiny.train_projector and tiny.vision_warmup_steps > 0
