@@ -13,8 +13,9 @@ parts a post has:
 
 Sarcasm is the words contradicting the picture. The words are read two ways: the text score
 (the sentiment model, which may already have decoded the sarcasm) and the caption score (VADER,
-the words read literally). A reading *contradicts* the image when it lies on the other side of
-zero and more than ``disagreement`` (0.7) away from the image score; a post is flagged
+the words read literally). A reading *contradicts* the image when the two say opposite labels
+(each beyond ``neutral_band`` on its own side of zero: a flat chart or a lukewarm reading
+contradicts nothing) and lie more than ``disagreement`` (0.7) apart; a post is flagged
 ``sarcastic`` when either reading does (``disagreement`` is the larger of the two gaps). The
 sarcasm probability is the adapter's answer or the disagreement's own evidence, ``gap / 2``,
 whichever is higher (the adapter's sarcasm answer, trained on the few posts a person flagged,
@@ -162,10 +163,12 @@ def fuse_arrays(
     prob = _column(sarcasm, n, "sarcasm_probability", low=0.0)
     has_image = ~np.isnan(img)
     # the words, read two ways (the text model, and VADER's literal reading of the caption),
-    # against the picture: a reading contradicts it when it is on the other side of zero and
-    # more than ``disagreement`` away
-    text_gap = np.where(t * img < 0, np.abs(t - img), 0.0)
-    caption_gap = np.where(cap * img < 0, np.abs(cap - img), 0.0)
+    # against the picture: a reading contradicts it when their labels are opposite (bullish vs
+    # bearish, neither within the neutral band) and they are more than ``disagreement`` apart
+    band = cfg.neutral_band
+    side = np.sign(np.where(np.abs(img) > band, img, 0.0))
+    text_gap = np.where(t * side < -band, np.abs(t - img), 0.0)
+    caption_gap = np.where(cap * side < -band, np.abs(cap - img), 0.0)
     text_gap, caption_gap = np.nan_to_num(text_gap), np.nan_to_num(caption_gap)
     gap = np.maximum(text_gap, caption_gap)
     sarcastic = has_image & (gap > cfg.disagreement)

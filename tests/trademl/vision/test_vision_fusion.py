@@ -69,6 +69,10 @@ def test_disagreement_without_a_sure_adapter_keeps_the_text() -> None:
     # far apart but on the same side (a strong and a weak bullish reading) is no sarcasm
     out = fuse(0.95, image_score=0.1, sarcasm_probability=0.99)
     assert not out["sarcastic"] and out["score"] > 0 and out["disagreement"] == 0.0
+    # a flat chart, or a reading within the neutral band, contradicts nothing
+    assert not fuse(0.9, image_score=-0.1, caption_score=0.9)["sarcastic"]
+    assert not fuse(0.1, image_score=-0.85, caption_score=-0.05)["sarcastic"]
+    assert fuse(0.2, image_score=-0.85)["sarcastic"]
 
 
 def test_a_flat_contradiction_is_evidence_enough() -> None:
