@@ -59,3 +59,39 @@ def test_numbers_that_are_not_levels_carry_no_mark():
     assert (
         normalize_for_model("BTC 62000 and ETH 3100 vs 3050") == "BTC 62000 and ETH 3100 vs 3050 ↓"
     )
+
+
+def test_an_index_or_a_timeframe_is_never_the_reference_level():
+    # "Timeframe: 1 Hour" and "T.P 1" lie within 1.5x of a 1.2x FX price: without the rule the
+    # "1" became the reference and every level, the stop included, was marked above it.
+    from trademl.signals.tokenize import ABOVE, BELOW, normalize_for_model
+
+    out = normalize_for_model(
+        "Trade Direction: BUY\nTimeframe: 1 Hour\nEntry Price: 1.25623\n"
+        "Take Profit: 1.26423\nStop Loss: 1.24823"
+    )
+    assert out.endswith(
+        f"Entry Price : 1.25623 Take Profit : 1.26423 {ABOVE} Stop Loss : 1.24823 {BELOW}"
+    )
+    out = normalize_for_model("GBPAUD BUY AT 1.68015\nT.P 1\n1.68321\nT.P 2\n1.68632\nS.L\n1.67432")
+    assert out == (
+        f"GBPAUD BUY AT 1.68015 T . P 1 1.68321 {ABOVE} T . P 2 1.68632 {ABOVE} S . L 1.67432 {BELOW}"
+    )
+
+
+def test_a_shorthand_zone_partner_does_not_move_the_reference():
+    # "134.30/35" is 134.30 to 134.35: the 35 is no level, and the reference stays 134.30
+    from trademl.signals.tokenize import ABOVE, BELOW, normalize_for_model
+
+    out = normalize_for_model("EURJPY SELL NOW @ 134.30/35\nSL 134.51\nTP 131.50")
+    assert out == f"EURJPY SELL NOW @ 134.30 / 35 SL 134.51 {ABOVE} TP 131.50 {BELOW}"
+
+
+def test_a_side_glued_to_a_pair_reaches_the_model_as_its_own_word():
+    from trademl.signals.tokenize import ABOVE, BELOW, normalize_for_model
+
+    assert normalize_for_model("XAUUSDSELL 4626\nSL 4632\nTP 4620") == (
+        f"XAUUSD SELL 4626 SL 4632 {ABOVE} TP 4620 {BELOW}"
+    )
+    assert normalize_for_model("BTCUSDTLONG now") == "BTCUSDT LONG now"
+    assert normalize_for_model("LONGSHORT Buyers") == "LONGSHORT Buyers"  # no pair before it

@@ -36,6 +36,33 @@ _LEVEL_RATIO = 1.5
 _REFERENCE_RATIO = 1.5
 
 
+def _decimals(surface: str) -> int:
+    for sep in ".,":
+        if sep in surface:
+            return len(surface) - surface.rindex(sep) - 1
+    return 0
+
+
+def _without_indices(text: str, nums: list) -> list:
+    """``nums`` less the one- and two-digit integers quoted beside prices of three or more
+    decimals within 1.5x of them: the "1" of "T.P 1" or "Timeframe: 1 Hour" beside an FX price
+    1.25623 is an index or a count, not a level (and must not become the reference)."""
+    from trademl.signals.numbers import within_ratio
+
+    fine = [n[0] for n in nums if _decimals(text[n[1] : n[2]]) >= 3]
+    if not fine:
+        return nums
+    return [
+        n
+        for n in nums
+        if not (
+            text[n[1] : n[2]].isdigit()
+            and n[2] - n[1] <= 2
+            and any(within_ratio(v, n[0], _LEVEL_RATIO) for v in fine)
+        )
+    ]
+
+
 def level_marks(text: str) -> dict[int, str]:
     """Where to mark levels: end offset of a number -> ``ABOVE`` or ``BELOW``.
 
@@ -47,11 +74,11 @@ def level_marks(text: str) -> dict[int, str]:
     language, which is what the class definition asks of it (a direction the levels imply is a
     direction).
     """
-    from trademl.signals.numbers import scan_numbers, within_ratio
+    from trademl.signals.numbers import ZONE_MAX_RATIO, scan_numbers, within_ratio
 
     if not any(c.isdigit() for c in text):
         return {}
-    nums = scan_numbers(text, 0, len(text))
+    nums = _without_indices(text, scan_numbers(text, 0, len(text)))
     if len(nums) < 2:
         return {}
     best, best_size = -1, 1
@@ -63,7 +90,11 @@ def level_marks(text: str) -> dict[int, str]:
         return {}
     reference = nums[best][0]
     first = best + 1
-    if first < len(nums) and nums[first][3]:  # a zone: its partner is part of the entry
+    if (
+        first < len(nums)
+        and nums[first][3]
+        and within_ratio(nums[first][0], reference, ZONE_MAX_RATIO)
+    ):  # a zone: its partner is part of the entry ("134.30/35" shorthand is not one)
         reference = (reference + nums[first][0]) / 2
         first += 1
     marks = {}
@@ -73,20 +104,28 @@ def level_marks(text: str) -> dict[int, str]:
     return marks
 
 
+#: A side glued to an upper-case pair ("XAUUSDSELL", "BTCUSDTLONG"): two words to a model.
+_GLUED_SIDE = re.compile(r"([A-Z]{6,9})(BUY|SELL|LONG|SHORT)")
+
+
+def _unglue(token: str) -> str:
+    m = _GLUED_SIDE.fullmatch(token)
+    return f"{m.group(1)} {m.group(2)}" if m else token
+
+
 def normalize_for_model(text: str) -> str:
-    """The text a transformer sees: the word tokens joined by single spaces, each level after the
-    first followed by ``↑`` or ``↓`` (:func:`level_marks`).
+    """The text a transformer sees: the word tokens joined by single spaces, a side glued to a
+    pair split off it, each level after the first followed by ``↑`` or ``↓``
+    (:func:`level_marks`).
 
     Identical at training and serving time; keeps emoji (they carry direction) but never glued
     to a word.
     """
     tokens = word_tokens(text)
     marks = level_marks(text)
-    if not marks:
-        return " ".join(tok for tok, _, _ in tokens)
     out = []
     for tok, _, end in tokens:
-        out.append(tok)
+        out.append(_unglue(tok))
         mark = marks.get(end)
         if mark is not None:
             out.append(mark)
