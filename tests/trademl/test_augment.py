@@ -2,6 +2,7 @@
 levels, label-keeping noise, and nothing leaking into validation or test."""
 
 import random
+import re
 
 import pandas as pd
 import pytest
@@ -168,3 +169,107 @@ def test_result_rewrite_turns_a_set_up_into_its_results_post():
         # the layout and every level stay: only ticks or a results line were added
         assert "142.50" in text or "2365" in text
     assert _result(CHAT, NON_SIGNAL, rng) is None  # only set-ups have targets to tick
+
+
+def test_reorder_moves_level_lines_but_not_the_pair_line_and_keeps_the_label():
+    from trademl.signals.augment import _reorder
+
+    rng = random.Random(5)
+    made = {_reorder(LONG, SIGNAL_LONG, rng) for _ in range(12)} - {None}
+    assert made, "a five-line set-up can always be reordered"
+    for text, label in made:
+        lines = text.split("\n")
+        assert label == SIGNAL_LONG and parse_signal(text).label == SIGNAL_LONG
+        assert lines[0] == "#SOL/USDT LONG 🟢"  # the line naming the pair and side stays first
+        assert sorted(lines) == sorted(LONG.split("\n")) and text != LONG
+    assert any(t.split("\n")[1] == "SL: 139.10" for t, _ in made)  # the stop first
+    assert any(t.split("\n")[-1] == "Entry: 142.50" for t, _ in made)  # the entry last
+    assert _reorder("BTC LONG 62000 TP 63000 SL 61000", SIGNAL_LONG, rng) is None  # one line
+    assert _reorder(CHAT, NON_SIGNAL, rng) is None
+
+
+def test_pips_writes_an_fx_set_ups_stop_and_targets_as_distances():
+    from trademl.signals.augment import _pips
+
+    rng = random.Random(2)
+    fx = "EURUSD BUY 1.0850\nTP1 1.0880\nTP2 1.0910\nSL 1.0820"
+    text, label = _pips(fx, SIGNAL_LONG, rng)
+    assert label == SIGNAL_LONG and parse_signal(text).label == SIGNAL_LONG
+    assert text.startswith("EURUSD BUY 1.0850\nTP1 30") and "TP2 60" in text and "SL 30" in text
+    assert "1.0880" not in text and re.search(r"TP1 30 ?(?:pips|points|pts)\n", text), text
+    jpy = "USDJPY SELL 149.50\nTP 149.00\nSL 150.00"
+    assert "TP 50" in _pips(jpy, SIGNAL_SHORT, rng)[0]
+    assert _pips(SHORT, SIGNAL_SHORT, rng) is None  # gold at 2365 is not counted in pips
+    # no stated side: distances would leave no direction at all, so no rewrite
+    assert _pips("EURUSD 1.0850\nTP 1.0880\nSL 1.0820", SIGNAL_LONG, rng) is None
+
+
+def test_result_rewrite_may_tick_a_target_in_place_of_its_number():
+    from trademl.signals.augment import _result
+
+    rng = random.Random(0)
+    made = [_result(LONG, SIGNAL_LONG, rng) for _ in range(60)]
+    ticked_in_place = [t for t, _ in filter(None, made) if "146.00" not in t and "142.50" in t]
+    assert ticked_in_place, "some results posts tick TP1 without repeating its number"
+    for text in ticked_in_place:
+        assert parse_signal(text).label == NON_SIGNAL
+
+
+def test_keywords_respells_the_stop_and_the_targets_and_keeps_the_label():
+    from trademl.signals.augment import _keywords
+
+    rng = random.Random(4)
+    made = {_keywords(LONG, SIGNAL_LONG, rng) for _ in range(20)} - {None}
+    assert len(made) >= 3
+    for text, label in made:
+        assert label == SIGNAL_LONG and parse_signal(text).label == SIGNAL_LONG
+        assert "146.00" in text and "150.25" in text and "139.10" in text  # the levels stay
+        assert (
+            parse_signal(text).targets == [146.0, 150.25] and parse_signal(text).stop_loss == 139.1
+        )
+    assert any("Take profit 1: 146.00" in t or "Target 1: 146.00" in t for t, _ in made)
+    assert _keywords(CHAT, NON_SIGNAL, rng) is None
+
+
+def test_chatter_is_capped_to_its_share_of_the_budget_and_every_set_up_stays():
+    from trademl_assets.signals.models import SignalClassifierConfig, augmented_table
+
+    texts = [LONG.replace("142.50", f"{142.5 + i / 10:.2f}") for i in range(30)]
+    texts += [f"{CHAT} {i}" for i in range(170)]
+    table = pd.DataFrame(
+        {"text": texts, "label": [SIGNAL_LONG] * 30 + [NON_SIGNAL] * 170, "split": "train"}
+    )
+    config = SignalClassifierConfig(max_train_examples=100, augment_share=0)
+    train = augmented_table(table, config)[0]
+    assert len(train) == 100
+    assert (train["label"] == SIGNAL_LONG).sum() == 30  # no set-up is sampled away
+    uncapped = SignalClassifierConfig(
+        max_train_examples=100, augment_share=0, max_non_signal_share=1.0
+    )
+    assert (augmented_table(table, uncapped)[0]["label"] == SIGNAL_LONG).sum() == 15  # 15 %
+    # more set-ups than the budget: chatter keeps its share, set-ups keep theirs
+    many = pd.concat([table[table["label"] == SIGNAL_LONG]] * 10, ignore_index=True)
+    many["text"] = [f"{t} #{i}" for i, t in enumerate(many["text"])]
+    mixed = pd.concat([many, table[table["label"] == NON_SIGNAL]], ignore_index=True)
+    capped = augmented_table(
+        mixed, SignalClassifierConfig(max_train_examples=100, augment_share=0)
+    )[0]
+    assert len(capped) == 100 and (capped["label"] == NON_SIGNAL).sum() == 40
+
+
+def test_truncate_keeps_pair_side_and_entry_and_the_stated_class():
+    from trademl.signals.augment import _truncate
+
+    rng = random.Random(1)
+    made = [_truncate(t, lab, rng) for t, lab in [(LONG, SIGNAL_LONG), (SHORT, SIGNAL_SHORT)] * 4]
+    made = [m for m in made if m is not None]
+    assert len(made) >= 4
+    for text, label in made:
+        parsed = parse_signal(text)
+        assert parsed.label == label and parsed.entry and not parsed.targets
+        assert parsed.stop_loss is None
+        assert "146.00" not in text and "2355" not in text and "139.10" not in text
+    one_line = _truncate("#ADA/BTC Buy 0.00000541 tp 0.00000563 sl 0.00000505", SIGNAL_LONG, rng)
+    assert one_line[0].startswith("#ADA/BTC Buy 0.00000541") and "tp" not in one_line[0]
+    # no stated side: cutting the levels would leave no direction, so no rewrite
+    assert _truncate("XAUUSD 2365\nTP 2355\nSL 2375", SIGNAL_SHORT, rng) is None

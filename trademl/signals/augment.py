@@ -15,6 +15,15 @@ shortcuts stop paying and the structure (side word AND levels, ticks, where a wo
 * ``confounder``: a direction word that is not a side ("short squeeze", "long-term hold", "longs
   liquidated", "buy the rumour") added to a row: the label stays.
 * ``layout``: emoji stripped, or line breaks removed or doubled: the label stays.
+* ``reorder``: a multi-line set-up's level lines in another order (the stop before the targets,
+  the entry last): channels list them in any order, and the label stays.
+* ``pips``: the stop and targets of a set-up with a stated side written as distances ("SL 30
+  pips", "TP 60 points"), as FX rooms post them: the levels no longer imply a direction, the
+  stated side still gives it, the label stays.
+* ``keywords``: the stop's and the targets' names spelt another way ("SL" / "Stop loss" /
+  "S/L", "TP" / "Take profit" / "Target"), so no level order is learnt with one spelling only.
+* ``truncate``: a stated set-up cut to its pair, side and entry (targets "to follow"): the side
+  still gives the class; without it a missing target reads as SIGNAL_NONE.
 * ``result``: a set-up's targets ticked (✅ / "hit" / "reached" after the target numbers, or a
   "TP1 hit" / "all targets achieved" / "closed at" line): the same layout is now a results post,
   NON_SIGNAL. Without it the model learns that "levels under a pair" means a set-up and calls
@@ -133,17 +142,23 @@ class AugmentConfig:
     seed: int = 13
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "flip": 0.26,
-            "unsided": 0.12,
-            "numbers": 0.08,
+            "flip": 0.16,
+            "unsided": 0.10,
+            "numbers": 0.05,
             "terse": 0.06,
-            "boilerplate": 0.16,
-            "confounder": 0.12,
-            "layout": 0.10,
+            "boilerplate": 0.08,
+            "confounder": 0.07,
+            "layout": 0.06,
             "result": 0.10,
+            "reorder": 0.12,
+            "pips": 0.04,
+            "keywords": 0.08,
+            "truncate": 0.08,
         }
     )
-    second_transform_p: float = 0.35  # chance of a boilerplate/layout/numbers pass on top
+    second_transform_p: float = (
+        0.35  # chance of a boilerplate/layout/numbers/reorder/keywords pass on top
+    )
 
 
 @dataclass
@@ -384,8 +399,160 @@ def _layout(text: str, label: str, rng: random.Random) -> tuple[str, str] | None
     return (new, label) if new and new != text else None
 
 
-#: What a results post puts after a target number it reached (the parser's result marks).
-_TICKS = (" ✅", " ✅", " ✔️", " ✔", " hit", " done ✅", " reached", " achieved ✅", " 🎯✅")
+def parsed_levels(text: str) -> tuple[list[float], list[float], float | None]:
+    return _levels_of(_parse(text))
+
+
+def _same_reading(levels: tuple, new_text: str, label: str) -> tuple[str, str] | None:
+    """``(new_text, label)`` if the parser reads the rewrite with the same class and levels."""
+    reread = _parse(new_text)
+    if reread.label != label or _levels_of(reread) != levels:
+        return None
+    return new_text, label
+
+
+def _reorder(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """The set-up's lines that carry its levels in another order; the other lines stay put."""
+    if label == NON_SIGNAL or "\n" not in text:
+        return None
+    parsed = _parse(text)
+    if parsed.label != label:
+        return None
+    lines = text.split("\n")
+    starts, at = [], 0
+    for line in lines:
+        starts.append(at)
+        at += len(line) + 1
+    kind_of: dict[int, str] = {}
+    fixed: set[int] = set()  # a line naming the pair or the side opens the post: it stays
+    for span in parsed.spans:
+        i = max(k for k, st in enumerate(starts) if st <= span.start)
+        if span.label in ("ENTRY", "TARGET", "STOP_LOSS"):
+            kind_of.setdefault(i, span.label)
+        elif span.label in ("PAIR", "SIDE"):
+            fixed.add(i)
+    slots = sorted(set(kind_of) - fixed)
+    if len(slots) < 2:
+        return None
+    level_lines = [lines[i] for i in slots]
+    if rng.random() < 0.5:  # the stop first, then the entry, then the targets
+        order = sorted(slots, key=lambda i: (kind_of[i] != "STOP_LOSS", kind_of[i] != "ENTRY", i))
+    else:  # the entry last ("PRICE WE ENTERED AT" under the levels)
+        order = sorted(slots, key=lambda i: (kind_of[i] == "ENTRY", i))
+    moved = [lines[i] for i in order]
+    if moved == level_lines:
+        return None
+    out = lines[:]
+    for slot, line in zip(slots, moved, strict=True):
+        out[slot] = line
+    return _same_reading(_levels_of(parsed), "\n".join(out), label)
+
+
+#: A line that only announces the levels under it ("Sell targets:", "Take-Profit Targets:").
+_LEVELS_HEADER = re.compile(r"\W*[\w -]*(?:targets?|tps?|stop targets?)\W*:?\W*", re.IGNORECASE)
+
+
+def _truncate(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """A stated set-up cut to its pair, side and entry (the targets and stop "to follow"): the
+    stated side still gives the class. Without it nearly every training row with no targets
+    and no stop is SIGNAL_NONE, and the model learns that a missing target means no direction."""
+    parsed = _counterfactual_source(text, label)
+    if parsed is None:
+        return None
+    levels = [s for s in parsed.spans if s.label in ("TARGET", "STOP_LOSS")]
+    if not levels:
+        return None
+    first = min(s.start for s in levels)
+    if "\n" in text:
+        lines, kept, at = text.split("\n"), [], 0
+        for line in lines:
+            end = at + len(line)
+            if not any(at <= s.start <= end for s in levels) and not _LEVELS_HEADER.fullmatch(line):
+                kept.append(line)
+            at = end + 1
+        new_text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    else:
+        cut = [m.start() for m in _STOP_WORD.finditer(text, 0, first)]
+        cut += [m.start() for m in _TARGET_WORD.finditer(text, 0, first)]
+        new_text = text[: max(cut)].rstrip(" ,|-:;") if cut else ""
+    if rng.random() < 0.3:
+        new_text += rng.choice(("\nTargets: soon", "\nSL: will update", " (levels to follow)"))
+    reread = _parse(new_text)
+    if reread.label != label or reread.targets or reread.stop_loss is not None or not reread.entry:
+        return None
+    return new_text, label
+
+
+def _pips(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """Stop and targets of an FX set-up as distances from the entry in pips (0.0001, or 0.01
+    for a quote near 100 such as USDJPY); the stated side stays."""
+    parsed = _counterfactual_source(text, label)
+    if parsed is None:
+        return None
+    spans = _level_spans(text, parsed)
+    if not spans["ENTRY"] or not (spans["TARGET"] or spans["STOP_LOSS"]):
+        return None
+    entry_start, entry_end, ref = spans["ENTRY"][0]
+    if not 0.2 < ref < 400 or _surface_decimals(text[entry_start:entry_end]) < 2:
+        return None  # not an FX quote: crypto and gold rooms rarely count in pips
+    scale = 10_000 if ref < 20 else 100
+    unit = rng.choice((" pips", " pips", "pips", " points", " pts"))
+    edits = []
+    for start, end, v in spans["TARGET"] + spans["STOP_LOSS"]:
+        distance = round(abs(v - ref) * scale)
+        if distance <= 0:
+            return None
+        edits.append((start, end, f"{distance}{unit}"))
+    new_text = _replace_spans(text, edits)
+    return (new_text, label) if _parse(new_text).label == label else None
+
+
+#: How channels name a stop and a target: a rewrite swaps one spelling for another, so that no
+#: order of the levels is learnt with one spelling only ("Stop loss ... Take profit").
+_STOP_NAMES = ("SL", "Sl", "S/L", "S.L", "Stop", "Stop loss", "STOP LOSS", "Stoploss", "Stop-loss")
+_TARGET_NAMES = ("TP", "Tp", "T/P", "T.P", "Target", "Take profit", "TAKE PROFIT", "Take-profit")
+_STOP_WORD = re.compile(
+    r"(?<![^\W\d_])(?:stop[ -]?loss|stoploss|s/l|s\.l|sl|stop)(?![^\W\d_])", re.IGNORECASE
+)
+_TARGET_WORD = re.compile(
+    r"(?<![^\W\d_])(?:take[ -]?profit|t/p|t\.p|tp|target)(?=\s?\d|[^\w]|$)", re.IGNORECASE
+)
+
+
+def _keywords(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """The stop's and the targets' names spelt another way (one spelling each per post)."""
+    if label == NON_SIGNAL:
+        return None
+    stop, target = rng.choice(_STOP_NAMES), rng.choice(_TARGET_NAMES)
+
+    def named(name: str, source: str):
+        # "TP1" -> "Target 1": a word keeps a space before the target's number
+        spaced = name[-1].isalpha()
+        return lambda m: name + (" " if spaced and source[m.end() : m.end() + 1].isdigit() else "")
+
+    new_text = _STOP_WORD.sub(named(stop, text), text)
+    new_text = _TARGET_WORD.sub(named(target, new_text), new_text)
+    return _same_reading(parsed_levels(text), new_text, label) if new_text != text else None
+
+
+#: What a results post puts after a target number it reached (the parser's result marks), in
+#: the languages the parser reads.
+_TICKS = (
+    " ✅",
+    " ✅",
+    " ✔️",
+    " ✔",
+    " hit",
+    " done ✅",
+    " reached",
+    " achieved ✅",
+    " 🎯✅",
+    " достигнута ✅",
+    " взята",
+    " alcanzado",
+    " atingido ✅",
+    " ✅ logrado",
+)
 #: Lines a results post adds under the set-up ({t}: a target's number, {k}: its rank).
 _RESULT_LINES = (
     "TP{k} hit ✅",
@@ -410,8 +577,14 @@ def _result(text: str, label: str, rng: random.Random) -> tuple[str, str] | None
     if rng.random() < 0.6:
         n = rng.randint(1, len(targets))
         tick = rng.choice(_TICKS)
+        # a third of results posts tick the target in place of its number ("Target 1 ✅")
+        keep = rng.random() >= 0.3
         new_text = _replace_spans(
-            text, [(start, end, text[start:end] + tick) for start, end, _ in targets[:n]]
+            text,
+            [
+                (start, end, text[start:end] + tick if keep else tick.strip())
+                for start, end, _ in targets[:n]
+            ],
         )
     else:
         k = rng.randint(1, len(targets))
@@ -430,9 +603,15 @@ _TRANSFORMS = {
     "confounder": _confounder,
     "layout": _layout,
     "result": _result,
+    "reorder": _reorder,
+    "pips": _pips,
+    "keywords": _keywords,
+    "truncate": _truncate,
 }
 #: Transforms that change structure and so need a signal row to start from.
-_SIGNAL_ONLY = frozenset(("flip", "unsided", "numbers", "terse", "result"))
+_SIGNAL_ONLY = frozenset(
+    ("flip", "unsided", "numbers", "terse", "result", "reorder", "pips", "keywords", "truncate")
+)
 
 
 def augment_rows(
@@ -463,7 +642,7 @@ def augment_rows(
             continue
         new_text, new_label = made
         if rng.random() < config.second_transform_p:
-            extra = rng.choice(("boilerplate", "layout", "numbers"))
+            extra = rng.choice(("boilerplate", "layout", "numbers", "reorder", "keywords"))
             again = _TRANSFORMS[extra](new_text, new_label, rng)
             if again is not None:
                 new_text, name = again[0], f"{name}+{extra}"

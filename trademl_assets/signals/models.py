@@ -75,6 +75,10 @@ class SignalClassifierConfig(dg.Config):
     # are rewrites (label flips with mirrored levels, sides removed, boilerplate, layout); the
     # total stays max_train_examples, so the training time does not grow with it.
     augment_share: float = 0.3
+    # At most this share of the kept (un-augmented) training rows are NON_SIGNAL: channel chatter
+    # is most of a demo day and the easiest class; the budget goes to set-ups instead (the
+    # counterfactuals need them). 1.0 keeps the class proportions.
+    max_non_signal_share: float = 0.4
 
 
 @dg.asset(
@@ -155,7 +159,9 @@ def augmented_table(
     train = table[table["split"] == "train"]
     budget = config.max_train_examples
     keep = int(budget / (1 + share)) if budget else None
-    kept = subsample_by_class(train, keep, seed=13)
+    kept = subsample_by_class(
+        _cap_non_signal(train, config.max_non_signal_share, keep), keep, seed=13
+    )
     base = pd.concat([kept, table[table["split"] != "train"]], ignore_index=True)
     if share == 0:
         return base, {"n_added": 0, "added": {}, "rejected": {}, "label_of_added": {}}
@@ -163,6 +169,26 @@ def augmented_table(
     if budget:
         n = min(n, budget - len(kept))
     return augment_training_table(base, AugmentConfig(share=share), n=max(0, n))
+
+
+def _cap_non_signal(train: pd.DataFrame, share: float, keep: int | None) -> pd.DataFrame:
+    """``train`` with NON_SIGNAL rows sampled down to ``share`` of ``keep`` (or of the split)
+    rows; every set-up row stays."""
+    from trademl.labels import NON_SIGNAL
+
+    if not 0 < share < 1:
+        return train
+    chatter = train[train["label"] == NON_SIGNAL]
+    setups = train[train["label"] != NON_SIGNAL]
+    total = min(keep or len(train), len(train))
+    room = max(int(share * total), total - len(setups))
+    if len(chatter) <= room:
+        return train
+    if len(setups) > total - room:  # more set-ups than the budget holds: class shares kept
+        from trademl.models.text_classifier import subsample_by_class
+
+        setups = subsample_by_class(setups, total - room, seed=13)
+    return pd.concat([setups, chatter.sample(n=room, random_state=13)]).sort_index()
 
 
 @dg.asset(group_name="signals", kinds={"onnx"})
