@@ -392,6 +392,8 @@ def _rules_confident(parsed, text: str) -> bool:
       implied by the levels: on real channels the parser is right about such messages far more
       often than a classifier trained on other channels (on tests/data/channel_styles.jsonl,
       settling level-implied readings too took auto from 0.68 to 0.85 macro-F1).
+    - A whole set-up (entry, target and stop) with a stated or level-implied direction, also
+      when it names no pair ("Entry 4438-4433 / SL 4428 / TP1 4443": a gold room's post).
     - A set-up it read whose levels give no side (SIGNAL_NONE: the class is a comparison of
       numbers, which the parser makes exactly).
     - A result or an update ("Target 1: 5.82 ✅", "TP2 hit", "closed at"): with the demo's models
@@ -404,7 +406,8 @@ def _rules_confident(parsed, text: str) -> bool:
     from trademl.signals.parser import non_trade_cue
 
     if parsed.label in (SIGNAL_LONG, SIGNAL_SHORT):
-        return bool(parsed.pair)
+        # a whole set-up needs no pair to be one (rooms for one instrument leave it out)
+        return bool(parsed.pair or (parsed.entry and parsed.targets and parsed.stop_loss))
     if parsed.label == SIGNAL_NONE:
         return bool(parsed.pair and parsed.entry)
     cue = non_trade_cue(text)

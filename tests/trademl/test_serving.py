@@ -69,8 +69,9 @@ def test_broken_ner_falls_back_to_the_parser_with_a_warning(tmp_path, monkeypatc
     models = DeployedSignalModels(registry.root)
     assert models.name == f"rules+ner@{version}"
     with caplog.at_level(logging.WARNING, logger="trademl.serving"):
-        # A call with no pair named: the parser does not settle it, so the extractor is asked.
-        [answer] = models.predict(["long here, entry 62000 tp 64000 sl 60000"])
+        # A call with no pair named and no stop: the parser does not settle it, so the
+        # extractor is asked.
+        [answer] = models.predict(["long here, entry 62000 tp 64000"])
     assert answer["extractor"] == "rules" and answer["entry"] == [62000.0]
     hf = registry.deployed_path("ner_extractor") / "hf"
     assert any(
@@ -288,6 +289,9 @@ def test_classifier_input_follows_the_normalization_its_model_recorded():
         ("#SOL/USDT LONG entry 142 tp 146 sl 139", True),  # stated direction
         ("SOL/USDT entry 142 tp 146 sl 139", True),  # the levels' direction
         ("USDCAD\nEntry: 1.3650\nTP1: 1.3700\nTP2: 1.3600", True),  # SIGNAL_NONE set-up
+        # a whole set-up (entry, target and stop) whose levels give its side, pair unnamed
+        ("Entry 4438-4433\nSL 4428\nTP1 4443\nTP2 4448", True),
+        ("buy 4438 now", False),  # a side and a number but no pair and no set-up
         ("#INJ/USDT\nDirection: LONG\nEntry: 24.10\nTarget 1: 25.00 ✅\nTarget 2: 26.20 ✅", True),
         ("TP2 hit on ETH, move SL to entry", True),  # an update
         ("XAUUSD AL HEMEN", False),  # a layout the parser does not read: the classifier decides
