@@ -156,9 +156,8 @@ class AugmentConfig:
             "truncate": 0.08,
         }
     )
-    second_transform_p: float = (
-        0.35  # chance of a boilerplate/layout/numbers/reorder/keywords pass on top
-    )
+    # chance of a boilerplate / layout / numbers / reorder / keywords pass on top
+    second_transform_p: float = 0.35
 
 
 @dataclass
@@ -399,7 +398,7 @@ def _layout(text: str, label: str, rng: random.Random) -> tuple[str, str] | None
     return (new, label) if new and new != text else None
 
 
-def parsed_levels(text: str) -> tuple[list[float], list[float], float | None]:
+def _parsed_levels(text: str) -> tuple[list[float], list[float], float | None]:
     return _levels_of(_parse(text))
 
 
@@ -532,7 +531,7 @@ def _keywords(text: str, label: str, rng: random.Random) -> tuple[str, str] | No
 
     new_text = _STOP_WORD.sub(named(stop, text), text)
     new_text = _TARGET_WORD.sub(named(target, new_text), new_text)
-    return _same_reading(parsed_levels(text), new_text, label) if new_text != text else None
+    return _same_reading(_parsed_levels(text), new_text, label) if new_text != text else None
 
 
 #: What a results post puts after a target number it reached (the parser's result marks), in
