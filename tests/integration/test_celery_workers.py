@@ -353,6 +353,10 @@ def test_queued_training_runs_hold_the_gpu_slot_one_at_a_time(cluster):
     cluster.env["TRADEML_TEST_SPANS"] = str(spans)
     cluster.env["TRADEML_TEST_HOLD_SECONDS"] = "3"
     location = ["-m", "tests.integration.celery_location", "-a", "gpu_slot_defs"]
+    # The instance's tables are created once here: three launches that each find a fresh
+    # database race to create them ("type run_tags already exists").
+    with cluster.instance():
+        pass
     launches = [
         cluster.start(
             [str(VENV_BIN / "dagster"), "job", "launch", *location, "-j", "gpu_slot_job"],
