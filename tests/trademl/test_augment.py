@@ -9,6 +9,7 @@ import pytest
 
 from trademl.labels import NON_SIGNAL, SIGNAL_LONG, SIGNAL_SHORT
 from trademl.signals.augment import (
+    _BULLETS,
     AugmentConfig,
     augment_rows,
     augment_training_table,
@@ -98,6 +99,20 @@ def test_relayout_variants_change_only_layout():
     assert any("\n" not in o for o in outs)  # one line
     assert any("🟢" not in o for o in outs)  # emoji stripped
     assert all("142.50" in o for o in outs)
+
+
+def test_relayout_bullets_open_lines_and_never_tick_a_non_signal():
+    """Channels open set-up lines with ✅ / 🔹 / 👉 bullets; a results post's tick (after a
+    target) must stay the only tick a NON_SIGNAL row has."""
+    rng = random.Random(2)
+    bullets = [o for o in (relayout(LONG, rng, SIGNAL_LONG) for _ in range(300)) if "\n" in o]
+    bulleted = [o for o in bullets if o.split("\n")[1][:1] not in "ET"]
+    assert bulleted and all("142.50" in o for o in bulleted)
+    assert any(t in o for o in bulleted for t in ("✅", "✔", "☑"))  # ticks are bullets too
+    chatter = "gm fam\nBTC looks strong today\nwho is in?"
+    outs = {relayout(chatter, rng, NON_SIGNAL) for _ in range(80)}
+    assert not any(t in o for o in outs for t in ("✅", "✔", "☑"))
+    assert any(o.startswith(_BULLETS) for o in outs)
 
 
 def test_training_table_only_grows_train_and_never_copies_a_held_out_text():

@@ -270,16 +270,20 @@ def test_a_pipe_is_answered_as_its_lines_arrive(tmp_path):
 
 
 def test_classifier_input_follows_the_normalization_its_model_recorded():
-    """A model saved before the level marks (normalize_for_model@2) is served the plain word
-    tokens it was trained on, not the marked text the current trainer writes."""
+    """A model saved before the level marks (no version) is served the plain word tokens it
+    was trained on, an @2 model the marks with the emoji as symbols, not the text the current
+    trainer writes."""
     from trademl.models.classifier_runtime import _normalize
     from trademl.signals.tokenize import normalize_for_model
 
-    text = "Long BTCUSDT 62000 tp 64000 sl 61000"
+    text = "Long BTCUSDT 62000 tp 64000 ✅ sl 61000"
     current = normalize_for_model(text)
-    assert current != text  # the levels are marked ↑ / ↓
+    assert current != text  # the levels are marked ↑ / ↓, the tick is a word
     assert _normalize([text], "trademl.signals.tokenize.normalize_for_model") == [text]
-    assert _normalize([text], "trademl.signals.tokenize.normalize_for_model@2") == [current]
+    marked = "Long BTCUSDT 62000 tp 64000 ↑ ✅ sl 61000 ↓"  # @2: marks, emoji kept
+    assert _normalize([text], "trademl.signals.tokenize.normalize_for_model@2") == [marked]
+    assert _normalize([text], "trademl.signals.tokenize.normalize_for_model@3") == [current]
+    assert current == "Long BTCUSDT 62000 tp 64000 ↑ check sl 61000 ↓"
     assert _normalize([text]) == [current]  # nothing recorded: the current normalisation
 
 

@@ -150,7 +150,7 @@ def test_saved_dir_is_a_standard_hf_directory(trained):
     assert [model.config.id2label[i] for i in range(4)] == list(SIGNAL_CLASSES)
     meta = json.loads((out / "trademl_classifier.json").read_text())
     assert meta["labels"] == list(SIGNAL_CLASSES)
-    assert meta["normalization"] == "trademl.signals.tokenize.normalize_for_model@2"
+    assert meta["normalization"] == "trademl.signals.tokenize.normalize_for_model@3"
     assert meta["max_length"] == 64 and meta["config"]["epochs"] == 2
     assert not list(out.parent.glob(".*tmp*")), "temp dir left behind"
 

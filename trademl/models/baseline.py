@@ -19,7 +19,7 @@ from trademl.signals.tokenize import normalize_for_model
 
 #: Name of the text normalisation both models apply, recorded in every saved model.
 #: "@2": levels marked above / below the first level (trademl.signals.tokenize.level_marks).
-NORMALIZATION = "trademl.signals.tokenize.normalize_for_model@2"
+NORMALIZATION = "trademl.signals.tokenize.normalize_for_model@3"
 
 BASELINE_KIND = "tfidf-baseline"
 

@@ -83,13 +83,16 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def _normalize(texts: Sequence[str], normalization: str | None = None) -> list[str]:
     """``texts`` as the model saw its training texts. ``normalization`` is what the model's
     metadata records: models saved before ``normalize_for_model@2`` (the name without a version)
-    saw the word tokens alone, without the level marks; later ones, the current
+    saw the word tokens alone, without the level marks; ``@2`` models, the marks against the
+    first level, emoji kept as symbols, no line breaks; later ones, the current
     ``normalize_for_model``."""
     from trademl.signals.tokenize import normalize_for_model, word_tokens
 
     name = normalization or ""
     if name and "@" not in name:
         return [" ".join(tok for tok, _, _ in word_tokens(t)) for t in texts]
+    if name.endswith("@2"):
+        return [normalize_for_model(t, version=2) for t in texts]
     return [normalize_for_model(t) for t in texts]
 
 
@@ -132,6 +135,7 @@ class TorchClassifier(_Base):
         self.model_dir = Path(model_dir)
         meta = _read_metadata(self.model_dir)
         self.max_length = int(meta.get("max_length", 128))
+        self.normalization = meta.get("normalization")
         if num_threads:
             torch.set_num_threads(num_threads)
         from trademl.models.hf import quiet_transformers
@@ -151,6 +155,7 @@ class TorchClassifier(_Base):
             list(texts),
             max_length=self.max_length,
             batch_size=batch_size,
+            normalization=self.normalization,
         )
 
 

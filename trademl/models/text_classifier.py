@@ -154,8 +154,15 @@ def _length_bucketed_batches(
     return batches
 
 
-def _encode(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    normalized = [normalize_for_model(t) for t in texts]
+def _encode(
+    tokenizer, texts: Sequence[str], max_length: int, normalization: str | None = None
+) -> list[list[int]]:
+    if normalization:  # a saved model's own (see classifier_runtime._normalize)
+        from trademl.models.classifier_runtime import _normalize
+
+        normalized = _normalize(texts, normalization)
+    else:
+        normalized = [normalize_for_model(t) for t in texts]
     return tokenizer(normalized, truncation=True, max_length=max_length)["input_ids"]
 
 
@@ -176,14 +183,20 @@ def _logits_for_ids(model, ids: list[list[int]], pad_id: int, batch_size: int) -
 
 
 def torch_logits(
-    model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int = 64
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    batch_size: int = 64,
+    normalization: str | None = None,
 ) -> np.ndarray:
-    """Logits of a loaded HF model for raw texts (normalised here, as at training time)."""
+    """Logits of a loaded HF model for raw texts (normalised here, as at training time:
+    ``normalization`` is the one its metadata records, default the current one)."""
     if not texts:
         return np.zeros((0, model.config.num_labels), dtype=np.float32)
-    return _logits_for_ids(
-        model, _encode(tokenizer, texts, max_length), tokenizer.pad_token_id, batch_size
-    )
+    ids = _encode(tokenizer, texts, max_length, normalization)
+    return _logits_for_ids(model, ids, tokenizer.pad_token_id, batch_size)
 
 
 def _prepare_splits(df: pd.DataFrame, config: TextClassifierConfig):

@@ -14,7 +14,8 @@ shortcuts stop paying and the structure (side word AND levels, ticks, where a wo
   term", referral link, VIP ad) inserted into a row of any class: the label stays.
 * ``confounder``: a direction word that is not a side ("short squeeze", "long-term hold", "longs
   liquidated", "buy the rumour") added to a row: the label stays.
-* ``layout``: emoji stripped, or line breaks removed or doubled: the label stays.
+* ``layout``: emoji stripped, line breaks removed or doubled, or lines opened with a bullet
+  mark (✅ 🔹 👉 ...): the label stays.
 * ``reorder``: a multi-line set-up's level lines in another order (the stop before the targets,
   the entry last): channels list them in any order, and the label stays.
 * ``pips``: the stop and targets of a set-up with a stated side written as distances ("SL 30
@@ -148,9 +149,9 @@ class AugmentConfig:
             "terse": 0.06,
             "boilerplate": 0.08,
             "confounder": 0.07,
-            "layout": 0.06,
+            "layout": 0.08,
             "result": 0.10,
-            "reorder": 0.12,
+            "reorder": 0.10,
             "pips": 0.04,
             "keywords": 0.08,
             "truncate": 0.08,
@@ -285,10 +286,26 @@ def _insert_line(text: str, line: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def relayout(text: str, rng: random.Random) -> str:
-    kind = rng.choice(("strip_emoji", "one_line", "double_breaks"))
+#: Marks channels open lines with, as bullets. Ticks are among them: "✅ Entry now" opens a set-up
+#: line, where "TP1 1.0900 ✅" closes a results one.
+_BULLETS = ("✅", "✔️", "☑️", "🔹", "🔸", "📍", "👉", "💎", "⚡", "➡️", "▪️", "🔰", "⭐")
+_TICK_BULLETS = frozenset(("✅", "✔️", "☑️"))
+
+
+def relayout(text: str, rng: random.Random, label: str | None = None) -> str:
+    """The layout changed, not the reading: emoji stripped, the lines joined or spaced, or each
+    line opened with one bullet mark (never a tick on a NON_SIGNAL row: a results post's tick
+    must stay the only one)."""
+    kind = rng.choice(("strip_emoji", "one_line", "double_breaks", "bullets", "bullets"))
     if kind == "strip_emoji":
         out = _EMOJI.sub("", text)
+    elif kind == "bullets":
+        marks = [b for b in _BULLETS if label != NON_SIGNAL or b not in _TICK_BULLETS]
+        mark = rng.choice(marks)
+        out = "\n".join(
+            f"{mark} {line}" if line.strip() and rng.random() < 0.8 else line
+            for line in text.split("\n")
+        )
     elif kind == "one_line":
         out = re.sub(r"\s*\n\s*", rng.choice((" ", " | ", ", ")), text)
     else:
@@ -394,8 +411,10 @@ def _confounder(text: str, label: str, rng: random.Random) -> tuple[str, str] | 
 
 
 def _layout(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
-    new = relayout(text, rng)
-    return (new, label) if new and new != text else None
+    new = relayout(text, rng, label)
+    if not new or new == text or _parse(new).label != _parse(text).label:
+        return None  # a bullet read as a tick (or a join read as one level): not the same post
+    return new, label
 
 
 def _parsed_levels(text: str) -> tuple[list[float], list[float], float | None]:

@@ -63,10 +63,12 @@ def _without_indices(text: str, nums: list) -> list:
     ]
 
 
-def level_marks(text: str) -> dict[int, str]:
+def level_marks(text: str, *, anchor_entry: bool = True) -> dict[int, str]:
     """Where to mark levels: end offset of a number -> ``ABOVE`` or ``BELOW``.
 
-    The reference is the first number of the largest group of price-like numbers within 1.5× of
+    The reference is the entry the rule parser reads, wherever it stands in the message
+    (:func:`_entry_anchored_marks`; ``anchor_entry=False``: as before normalize_for_model@3).
+    Without one, it is the first number of the largest group of price-like numbers within 1.5× of
     one another (an ID "4-03", a signal number or a second trade's prices further down do not
     make it; an entry zone "142-140" counts by its middle); every later number within 1.5× of it is
     marked by which side of it it lies. A transformer reads digits as word pieces and cannot
@@ -81,6 +83,9 @@ def level_marks(text: str) -> dict[int, str]:
     nums = _without_indices(text, scan_numbers(text, 0, len(text)))
     if len(nums) < 2:
         return {}
+    anchored = _entry_anchored_marks(text, nums) if anchor_entry else None
+    if anchored is not None:
+        return anchored
     best, best_size = -1, 1
     for i, (value, _, _, _) in enumerate(nums[:12]):  # the reference opens the set-up
         size = sum(1 for n in nums if within_ratio(n[0], value, _REFERENCE_RATIO))
@@ -104,6 +109,30 @@ def level_marks(text: str) -> dict[int, str]:
     return marks
 
 
+def _entry_anchored_marks(text: str, nums: list) -> dict[int, str] | None:
+    """Marks against the entry the rule parser reads (the middle of a zone), for every other
+    number within 1.5x of it, before the entry or after it; None when the parser reads no entry.
+
+    "T1: 150 / T2: 155 / Entry: 145 / SL: 140 / LONG" opens with its targets: against its first
+    number every level but one read ↓, as in a short; against the entry they read long.
+    """
+    from trademl.signals.numbers import within_ratio
+    from trademl.signals.parser import parse_signal
+
+    parsed = parse_signal(text)
+    if not parsed.entry:
+        return None
+    reference = sum(parsed.entry) / len(parsed.entry)
+    entry_spans = [(s.start, s.end) for s in parsed.spans if s.label == "ENTRY"]
+    marks = {}
+    for value, start, end, _ in nums:
+        if any(a <= start and end <= b for a, b in entry_spans) or value == reference:
+            continue
+        if within_ratio(value, reference, _LEVEL_RATIO):
+            marks[end] = ABOVE if value > reference else BELOW
+    return marks
+
+
 #: A side glued to an upper-case pair ("XAUUSDSELL", "BTCUSDTLONG"): two words to a model.
 _GLUED_SIDE = re.compile(r"([A-Z]{6,9})(BUY|SELL|LONG|SHORT)")
 
@@ -113,18 +142,92 @@ def _unglue(token: str) -> str:
     return f"{m.group(1)} {m.group(2)}" if m else token
 
 
-def normalize_for_model(text: str) -> str:
-    """The text a transformer sees: the word tokens joined by single spaces, a side glued to a
-    pair split off it, each level after the first followed by ``↑`` or ``↓``
-    (:func:`level_marks`).
+#: Emoji and pictographs as words. A WordPiece vocabulary such as the default encoder's has none
+#: of them: "TP1 ✅", "⬆️", "🟢 LONG" and "🔴 SHORT" all reached the model as the one [UNK] token, so
+#: a ticked (hit) target looked like a rocket, and an arrow or a coloured dot said nothing. The
+#: marks signal channels use get a word that describes them (a colour, a check, an arrow); a
+#: triangle or diamond, which channels use as bullets as often as for a direction ("🔻 1.10500" is
+#: one room's stop), and any other symbol (Unicode category So), the bullet "•". Variation
+#: selectors, joiners, skin tones and flag letters are dropped.
+EMOJI_WORDS = {
+    **dict.fromkeys("✅✔☑✓🗸🆗", "check"),
+    **dict.fromkeys("❌✖✗✘❎", "cross"),
+    **dict.fromkeys("⬆🔼⏫↗⤴🆙", "up"),
+    **dict.fromkeys("⬇🔽⏬↘⤵", "down"),
+    "📈": "chart up",
+    "📉": "chart down",
+    **dict.fromkeys("🟢🟩💚", "green"),
+    **dict.fromkeys("🔴🟥❤", "red"),
+    **dict.fromkeys("🛑⛔🚫", "stop"),
+    **dict.fromkeys("💰💵💸🤑💲", "money"),
+    **dict.fromkeys("⏰⏳⌛⏱", "time"),
+    **dict.fromkeys("🔔📢📣", "alert"),
+    **dict.fromkeys("👉➡", "→"),
+    **dict.fromkeys("🔺🔻▲▼△▽", "triangle"),
+    "🎯": "target",
+    "🚀": "rocket",
+    "🔥": "fire",
+    "🐂": "bull",
+    "🐻": "bear",
+    "⚠": "warning",
+    "📊": "chart",
+    "👍": "thumbs up",
+    "👎": "thumbs down",
+}
+#: Any other pictograph: one bullet token (its Unicode name, "banknote with yen sign" or "rose",
+#: would spend the model's max_length on words that say nothing about a trade).
+EMOJI_BULLET = "•"
+#: A run of the same emoji longer than this is cut to it ("🚀🚀🚀🚀🚀🚀" is three rockets' worth).
+_EMOJI_RUN = 3
 
-    Identical at training and serving time; keeps emoji (they carry direction) but never glued
-    to a word.
+
+def _emoji_word(token: str) -> str | None:
+    """The word(s) for a one-character symbol token, "" to drop it, None for any other token."""
+    import unicodedata
+
+    if len(token) != 1 or token.isalnum():
+        return None
+    word = EMOJI_WORDS.get(token)
+    if word is not None:
+        return word
+    category = unicodedata.category(token)
+    if category in ("Mn", "Cf", "Sk") or 0x1F1E6 <= ord(token) <= 0x1F1FF:
+        return ""  # FE0F, ZWJ, skin tones, flags' regional letters
+    if category == "So" and ord(token) >= 0x2190:  # arrows, dingbats, pictographs (not © ®)
+        return EMOJI_BULLET
+    return None
+
+
+#: The line-break token: "TP1 0.9064 ✅" (a hit target) and "0.9064 / ✅ TP 2" (the next line's
+#: bullet) differ only by where the line breaks, which joining the tokens with spaces erased.
+LINE_BREAK = "¶"
+
+
+def normalize_for_model(text: str, *, version: int = 3) -> str:
+    """The text a transformer sees: the word tokens joined by single spaces, a side glued to a
+    pair split off it, each level followed by ``↑`` or ``↓`` (:func:`level_marks`), each emoji as
+    its word (:data:`EMOJI_WORDS`) and each line break as :data:`LINE_BREAK`.
+
+    Identical at training and serving time (a saved model records its version: ``version=2``
+    is the earlier text, marks against the first level, emoji kept as symbols, no line breaks).
     """
     tokens = word_tokens(text)
-    marks = level_marks(text)
-    out = []
-    for tok, _, end in tokens:
+    current = version >= 3
+    marks = level_marks(text, anchor_entry=current)
+    out: list[str] = []
+    run_token, run = None, 0
+    previous_end = 0
+    for tok, start, end in tokens:
+        if current and "\n" in text[previous_end:start] and out and out[-1] != LINE_BREAK:
+            out.append(LINE_BREAK)
+        previous_end = end
+        word = _emoji_word(tok) if current else None
+        if word is not None:
+            run, run_token = (run + 1, tok) if tok == run_token else (1, tok)
+            if word and run <= _EMOJI_RUN:
+                out.append(word)
+            continue
+        run_token = None
         out.append(_unglue(tok))
         mark = marks.get(end)
         if mark is not None:
