@@ -288,3 +288,18 @@ def test_truncate_keeps_pair_side_and_entry_and_the_stated_class():
     assert one_line[0].startswith("#ADA/BTC Buy 0.00000541") and "tp" not in one_line[0]
     # no stated side: cutting the levels would leave no direction, so no rewrite
     assert _truncate("XAUUSD 2365\nTP 2355\nSL 2375", SIGNAL_SHORT, rng) is None
+
+
+def test_prose_writes_a_stated_set_up_as_one_sentence_with_the_same_levels():
+    from trademl.signals.augment import _prose
+
+    rng = random.Random(4)
+    made = [_prose(LONG, SIGNAL_LONG, rng) for _ in range(20)]
+    made = [m for m in made if m]
+    assert made
+    for text, label in made:
+        assert "\n" not in text and label == SIGNAL_LONG
+        reread = parse_signal(text)
+        assert reread.label == SIGNAL_LONG and reread.stop_loss == 139.10
+        assert reread.entry == [142.50] and reread.targets == [146.00, 150.25]
+    assert _prose(CHAT, NON_SIGNAL, rng) is None

@@ -166,3 +166,12 @@ def test_line_breaks_reach_the_model_so_a_bullet_tick_is_not_a_hit_target():
     assert bullet == f"check TP1 0.9064 {LINE_BREAK} check TP2 0.9118 ↑"
     # blank lines and trailing breaks give one token at most, never one at the ends
     assert normalize_for_model("\nBUY GOLD\n\n\nnow\n") == f"BUY GOLD {LINE_BREAK} now"
+
+
+def test_emoji_shortcodes_read_as_the_emoji_they_name():
+    out = normalize_for_model(
+        ":small_blue_diamond:Gold buy now at 1224\n:heavy_check_mark: TP 1243"
+    )
+    assert out == "• Gold buy now at 1224 ¶ check TP 1243 ↑"
+    assert normalize_for_model("SL hit :x: at 12:30") == "SL hit cross at 12 : 30"
+    assert normalize_for_model("ratio 1:2:3 and :foo: stay") == "ratio 1 : 2 : 3 and : foo : stay"

@@ -25,6 +25,8 @@ shortcuts stop paying and the structure (side word AND levels, ticks, where a wo
   "S/L", "TP" / "Take profit" / "Target"), so no level order is learnt with one spelling only.
 * ``truncate``: a stated set-up cut to its pair, side and entry (targets "to follow"): the side
   still gives the class; without it a missing target reads as SIGNAL_NONE.
+* ``prose``: a stated set-up written as one sentence ("We are buying EURUSD at 1.0830 with a
+  stop at 1.0800, target 1.0890"): the label stays.
 * ``result``: a set-up's targets ticked (✅ / "hit" / "reached" after the target numbers, or a
   "TP1 hit" / "all targets achieved" / "closed at" line): the same layout is now a results post,
   NON_SIGNAL. Without it the model learns that "levels under a pair" means a set-up and calls
@@ -143,7 +145,7 @@ class AugmentConfig:
     seed: int = 13
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "flip": 0.16,
+            "flip": 0.14,
             "unsided": 0.10,
             "numbers": 0.05,
             "terse": 0.06,
@@ -153,8 +155,9 @@ class AugmentConfig:
             "result": 0.10,
             "reorder": 0.10,
             "pips": 0.04,
-            "keywords": 0.08,
-            "truncate": 0.08,
+            "keywords": 0.06,
+            "truncate": 0.06,
+            "prose": 0.06,
         }
     )
     # chance of a boilerplate / layout / numbers / reorder / keywords pass on top
@@ -501,6 +504,67 @@ def _truncate(text: str, label: str, rng: random.Random) -> tuple[str, str] | No
     return new_text, label
 
 
+#: Prose openers by side: desks and analysts write a set-up as a sentence as often as a card.
+_PROSE_OPEN = {
+    SIGNAL_LONG: (
+        "We are buying {pair} at {entry}",
+        "Buying {pair} at {entry}",
+        "Going long {pair} from {entry}",
+        "Long {pair} at {entry}",
+        "I'm buying {pair} here at {entry}",
+        "Adding a long on {pair} at {entry}",
+    ),
+    SIGNAL_SHORT: (
+        "We are selling {pair} at {entry}",
+        "Shorting {pair} at {entry}",
+        "Going short {pair} from {entry}",
+        "Selling {pair} at {entry}",
+        "Opening a short on {pair} at {entry}",
+        "Short {pair} at {entry}",
+    ),
+}
+_PROSE_STOP = (
+    " with a stop at {v}",
+    ", stop {v}",
+    ", SL {v}",
+    " and a stop loss at {v}",
+    ", stop loss {v}",
+)
+_PROSE_TARGETS = (
+    ", target {v}",
+    ", targets {v}",
+    " with a target of {v}",
+    ", take profit {v}",
+    ", TP {v}",
+)
+
+
+def _prose(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
+    """A stated set-up rewritten as one sentence ("We are buying EURUSD at 1.0830 with a stop at
+    1.0800, target 1.0890"), its levels as written: the label stays. The demo's posts are cards,
+    and the model called prose set-ups chatter."""
+    parsed = _counterfactual_source(text, label)
+    if parsed is None:
+        return None
+    spans = _level_spans(text, parsed)
+    pair = next((text[s.start : s.end] for s in parsed.spans if s.label == "PAIR"), None)
+    if pair is None or not spans["ENTRY"] or not spans["TARGET"]:
+        return None
+    surface = {k: [text[a:b] for a, b, _ in v] for k, v in spans.items()}
+    entry = surface["ENTRY"]
+    entry_text = entry[0] if len(entry) == 1 else f"{entry[0]}-{entry[-1]}"
+    sentence = rng.choice(_PROSE_OPEN[label]).format(pair=pair, entry=entry_text)
+    targets = rng.choice(_PROSE_TARGETS).format(
+        v=rng.choice((", ", " / ", " and ")).join(surface["TARGET"])
+    )
+    stop = rng.choice(_PROSE_STOP).format(v=surface["STOP_LOSS"][0]) if surface["STOP_LOSS"] else ""
+    sentence += stop + targets if rng.random() < 0.6 else targets + stop
+    sentence += rng.choice(
+        (".", "", " 🚀" if label == SIGNAL_LONG else " 📉", ". Manage your risk.")
+    )
+    return _same_reading(_levels_of(parsed), sentence, label)
+
+
 def _pips(text: str, label: str, rng: random.Random) -> tuple[str, str] | None:
     """Stop and targets of an FX set-up as distances from the entry in pips (0.0001, or 0.01
     for a quote near 100 such as USDJPY); the stated side stays."""
@@ -625,10 +689,22 @@ _TRANSFORMS = {
     "pips": _pips,
     "keywords": _keywords,
     "truncate": _truncate,
+    "prose": _prose,
 }
 #: Transforms that change structure and so need a signal row to start from.
 _SIGNAL_ONLY = frozenset(
-    ("flip", "unsided", "numbers", "terse", "result", "reorder", "pips", "keywords", "truncate")
+    (
+        "flip",
+        "unsided",
+        "numbers",
+        "terse",
+        "result",
+        "reorder",
+        "pips",
+        "keywords",
+        "truncate",
+        "prose",
+    )
 )
 
 

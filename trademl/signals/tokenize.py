@@ -181,6 +181,40 @@ EMOJI_BULLET = "•"
 _EMOJI_RUN = 3
 
 
+#: Emoji written as shortcodes (":white_check_mark:", as Discord, Slack and some Telegram exports
+#: write them): the symbol they stand for, so they read as the symbol does; any other
+#: shortcode with an underscore in its name, a bullet.
+_SHORTCODES = {
+    "white_check_mark": "✅",
+    "heavy_check_mark": "✔",
+    "ballot_box_with_check": "☑",
+    "x": "❌",
+    "negative_squared_cross_mark": "❎",
+    "chart_with_upwards_trend": "📈",
+    "chart_with_downwards_trend": "📉",
+    "arrow_up": "⬆",
+    "arrow_down": "⬇",
+    "arrow_upper_right": "↗",
+    "arrow_lower_right": "↘",
+    "green_circle": "🟢",
+    "red_circle": "🔴",
+    "rocket": "🚀",
+    "fire": "🔥",
+    "dart": "🎯",
+    "moneybag": "💰",
+    "warning": "⚠",
+    "stop_sign": "🛑",
+}
+_SHORTCODE = re.compile(r":([a-z]+(?:_[a-z0-9]+)+|[a-z]+):")
+
+
+def _shortcode(m: re.Match) -> str:
+    name = m.group(1)
+    if name in _SHORTCODES:
+        return _SHORTCODES[name]
+    return "🔹" if "_" in name else m.group()
+
+
 def _emoji_word(token: str) -> str | None:
     """The word(s) for a one-character symbol token, "" to drop it, None for any other token."""
     import unicodedata
@@ -211,8 +245,10 @@ def normalize_for_model(text: str, *, version: int = 3) -> str:
     Identical at training and serving time (a saved model records its version: ``version=2``
     is the earlier text, marks against the first level, emoji kept as symbols, no line breaks).
     """
-    tokens = word_tokens(text)
     current = version >= 3
+    if current and ":" in text:
+        text = _SHORTCODE.sub(_shortcode, text)
+    tokens = word_tokens(text)
     marks = level_marks(text, anchor_entry=current)
     out: list[str] = []
     run_token, run = None, 0
