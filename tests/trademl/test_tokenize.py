@@ -175,3 +175,10 @@ def test_emoji_shortcodes_read_as_the_emoji_they_name():
     assert out == "• Gold buy now at 1224 ¶ check TP 1243 ↑"
     assert normalize_for_model("SL hit :x: at 12:30") == "SL hit cross at 12 : 30"
     assert normalize_for_model("ratio 1:2:3 and :foo: stay") == "ratio 1 : 2 : 3 and : foo : stay"
+
+
+def test_emoji_glue_is_dropped_but_not_the_vowel_signs_of_a_word():
+    assert normalize_for_model("1️⃣ BUY GOLD") == "1 BUY GOLD"
+    hindi = normalize_for_model("सोना खरीदें")  # "buy gold": its vowel signs are combining marks
+    assert hindi.replace(" ", "") == "सोनाखरीदें"
+    assert normalize_for_model("x^2 `code`") == "x ^ 2 ` code `"

@@ -177,6 +177,9 @@ EMOJI_WORDS = {
 #: Any other pictograph: one bullet token (its Unicode name, "banknote with yen sign" or "rose",
 #: would spend the model's max_length on words that say nothing about a trade).
 EMOJI_BULLET = "•"
+#: What joins or varies an emoji (variation selectors, zero-width joiner, keycap): dropped. Other
+#: combining marks stay: they are the vowel signs of Devanagari or Thai words.
+_EMOJI_GLUE = frozenset("\ufe0e\ufe0f\u200d\u20e3")
 #: A run of the same emoji longer than this is cut to it ("🚀🚀🚀🚀🚀🚀" is three rockets' worth).
 _EMOJI_RUN = 3
 
@@ -224,11 +227,10 @@ def _emoji_word(token: str) -> str | None:
     word = EMOJI_WORDS.get(token)
     if word is not None:
         return word
-    category = unicodedata.category(token)
-    if category in ("Mn", "Cf", "Sk") or 0x1F1E6 <= ord(token) <= 0x1F1FF:
-        return ""  # FE0F, ZWJ, skin tones, flags' regional letters
-    if category == "So" and ord(token) >= 0x2190:  # arrows, dingbats, pictographs (not © ®)
-        return EMOJI_BULLET
+    if token in _EMOJI_GLUE or 0x1F3FB <= ord(token) <= 0x1F3FF or 0x1F1E6 <= ord(token) <= 0x1F1FF:
+        return ""  # FE0F, ZWJ, keycaps, skin tones, flags' regional letters
+    if unicodedata.category(token) == "So" and ord(token) >= 0x2190:  # not © ® °
+        return EMOJI_BULLET  # arrows, dingbats, pictographs
     return None
 
 
