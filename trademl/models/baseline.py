@@ -18,7 +18,8 @@ from trademl.labels import SIGNAL_CLASSES
 from trademl.signals.tokenize import normalize_for_model
 
 #: Name of the text normalisation both models apply, recorded in every saved model.
-#: "@2": levels marked above / below the first level (trademl.signals.tokenize.level_marks).
+#: "@2": levels marked above / below the first level (trademl.signals.tokenize.level_marks);
+#: "@3": marked against the parser's entry, emoji as words, line breaks as tokens.
 NORMALIZATION = "trademl.signals.tokenize.normalize_for_model@3"
 
 BASELINE_KIND = "tfidf-baseline"

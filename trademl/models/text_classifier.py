@@ -32,7 +32,6 @@ from trademl.models.baseline import (
     validate_classification_frame,
 )
 from trademl.models.hf import freeze_word_embeddings, quiet_transformers
-from trademl.signals.tokenize import normalize_for_model
 
 METADATA_FILE = "trademl_classifier.json"
 TRANSFORMER_KIND = "transformer"
@@ -61,7 +60,6 @@ class TextClassifierConfig:
     max_train_examples: int | None = None
     patience: int = 2  # epochs without a better validation macro-F1 before stopping
     class_weight_max: float = 10.0  # inverse-frequency class weights are clipped to this
-    label_smoothing: float = 0.0  # torch CrossEntropyLoss(label_smoothing=...)
     # Freezing the word-embedding matrix (half of MiniLM's parameters) skips its dense gradient and
     # AdamW update each step, but on the demo it learnt side words of other languages (ЛОНГ,
     # COMPRA) far more slowly: real-channel macro-F1 0.82 against 0.98 after 4 epochs. Off.
@@ -158,12 +156,11 @@ def _length_bucketed_batches(
 def _encode(
     tokenizer, texts: Sequence[str], max_length: int, normalization: str | None = None
 ) -> list[list[int]]:
-    if normalization:  # a saved model's own (see classifier_runtime._normalize)
-        from trademl.models.classifier_runtime import _normalize
+    """Token ids of ``texts`` normalised as ``normalization`` (a saved model's own, see
+    classifier_runtime._normalize; None: the current normalisation)."""
+    from trademl.models.classifier_runtime import _normalize
 
-        normalized = _normalize(texts, normalization)
-    else:
-        normalized = [normalize_for_model(t) for t in texts]
+    normalized = _normalize(texts, normalization)
     return tokenizer(normalized, truncation=True, max_length=max_length)["input_ids"]
 
 
@@ -287,9 +284,7 @@ def train_text_classifier(
         val_ids = _encode(tokenizer, list(val["text"]), config.max_length)
         class_w = inverse_frequency_weights(train_y, len(SIGNAL_CLASSES), config.class_weight_max)
         loss_fn = torch.nn.CrossEntropyLoss(
-            weight=torch.tensor(class_w, dtype=torch.float32),
-            reduction="none",
-            label_smoothing=config.label_smoothing,
+            weight=torch.tensor(class_w, dtype=torch.float32), reduction="none"
         )
 
         params = [p for p in model.parameters() if p.requires_grad]
